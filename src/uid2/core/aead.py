@@ -61,30 +61,27 @@ def cbc_seal(key: bytes, iv: bytes, plaintext: bytes) -> bytes:
     return iv + encryptor.update(padded) + encryptor.finalize()
 
 
-def _ecb_decryptor(key: bytes) -> CipherContext:
-    # One ECB context per key and thread: an ECB context holds no state between full-block
-    # updates, so it can be reused, and building a CBC context per call costs ~5 us.
-    cache: dict[bytes, CipherContext] = _thread_state.__dict__.setdefault("ecb", {})
+def _cbc_decryptor(key: bytes) -> CipherContext:
+    # One long-lived CBC context per key and thread (building one costs ~5 us per call). It
+    # is never finalised, so it carries the last ciphertext block of the previous call as its
+    # chaining value; cbc_open feeds it ``iv || ciphertext`` and drops the first output
+    # block, which is exactly the block that chaining value spoils.
+    cache: dict[bytes, CipherContext] = _thread_state.__dict__.setdefault("cbc", {})
     decryptor = cache.get(key)
     if decryptor is None:
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
-        decryptor = cache[key] = Cipher(algorithms.AES(key), modes.ECB()).decryptor()
+        mode = modes.CBC(bytes(CBC_IV_SIZE))
+        decryptor = cache[key] = Cipher(algorithms.AES(key), mode).decryptor()
     return decryptor
 
 
 def cbc_open(key: bytes, blob: bytes) -> bytes | None:
-    """Decrypt ``iv || ciphertext``; None on bad length, key or padding.
-
-    CBC decryption is ``P[i] = D(C[i]) xor C[i-1]`` with ``C[-1] = iv``: one ECB pass over the
-    blocks, then one XOR with the blob shifted by a block.
-    """
+    """Decrypt ``iv || ciphertext`` (PKCS#7 padding checked); None on bad length, key or pad."""
     body = len(blob) - CBC_IV_SIZE
     if body <= 0 or body % 16 or len(key) not in _AES_KEY_SIZES:
         return None
-    blocks = _ecb_decryptor(key).update(blob[CBC_IV_SIZE:])
-    chained = int.from_bytes(blocks, "big") ^ int.from_bytes(blob[:-CBC_IV_SIZE], "big")
-    padded = chained.to_bytes(body, "big")
+    padded = _cbc_decryptor(key).update(blob)[CBC_IV_SIZE:]
     pad = padded[-1]
     if not 1 <= pad <= 16 or padded[-pad:] != bytes((pad,)) * pad:
         return None

@@ -155,6 +155,8 @@ class SharingClient(_KeyClient):
     def encrypt_raw_uid_into_token(
         self, uid2: str, keyset_id: int | None = None
     ) -> EncryptionDataResponse:
+        """Encrypt a raw UID2 (base64) into a v4 token for keyset ``keyset_id`` (default: the
+        caller's default keyset)."""
         return self._encrypt_raw_uid_into_token(uid2, keyset_id)
 
     def _encrypt_raw_uid_into_token(

@@ -89,11 +89,10 @@ class DecryptedToken:
 
 
 class EncryptionDataResponse:
-    __slots__ = ("_status", "_encrypted_data")
+    __slots__ = ("_result",)
 
     def __init__(self, encryption_status: EncryptionStatus, encrypted_data: str | None) -> None:
-        self._status = encryption_status
-        self._encrypted_data = encrypted_data
+        self._result = EncryptResult(encryption_status, encrypted_data)
 
     @staticmethod
     def make_success(encrypted_data: str) -> EncryptionDataResponse:
@@ -105,22 +104,24 @@ class EncryptionDataResponse:
 
     @classmethod
     def from_core(cls, result: EncryptResult) -> EncryptionDataResponse:
-        return cls(result.status, result.token)
+        response: EncryptionDataResponse = object.__new__(cls)
+        response._result = result  # the core result already is (status, token)
+        return response
 
     @property
     def success(self) -> bool:
-        return self._status is EncryptionStatus.SUCCESS
+        return self._result.status is EncryptionStatus.SUCCESS
 
     @property
     def encrypted_data(self) -> str | None:
-        return self._encrypted_data
+        return self._result.token
 
     @property
     def status(self) -> EncryptionStatus:
-        return self._status
+        return self._result.status
 
     def __repr__(self) -> str:  # never shows the token
-        return f"EncryptionDataResponse(status={self._status.name})"
+        return f"EncryptionDataResponse(status={self.status.name})"
 
 
 class RefreshResponse:

@@ -242,3 +242,56 @@ def test_expired_token_reports_expiry(sharing: SharingClient) -> None:
     token = sharing.encrypt_raw_uid_into_token(RAW_UID).encrypted_data
     result = sharing._decrypt_token_into_raw_uid(token, later)  # type: ignore[arg-type]
     assert result.status is DecryptionStatus.EXPIRED_TOKEN and result.expiry is not None
+
+
+def test_decrypting_while_keys_are_swapped_never_fails(
+    operator: FakeOperator, client_args: dict[str, object]
+) -> None:
+    """Refresh races: readers see the old or the new keyring, never a half-built one."""
+    import threading
+
+    client = SharingClient(*CREDENTIALS, **client_args)  # type: ignore[arg-type]
+    client.refresh()
+    token = client.encrypt_raw_uid_into_token(RAW_UID).encrypted_data
+    assert token is not None
+    failures: list[object] = []
+    stop = threading.Event()
+
+    def decrypt_loop() -> None:
+        while not stop.is_set():
+            result = client.decrypt_token_into_raw_uid(token)
+            if not result.success or result.uid != RAW_UID:
+                failures.append(result.status)
+
+    readers = [threading.Thread(target=decrypt_loop) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    try:
+        for _ in range(200):
+            assert client.refresh().success
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+    assert failures == []
+
+
+def test_concurrent_on_demand_refreshes_collapse_into_one(
+    operator: FakeOperator, client_args: dict[str, object]
+) -> None:
+    import threading
+
+    client = SharingClient(*CREDENTIALS, on_demand_interval=60.0, **client_args)  # type: ignore[arg-type]
+    client.refresh_json(json.dumps({"body": sharing_body([MASTER_KEY])}))
+    client._holder.mark_success()
+    sender = SharingClient(*CREDENTIALS, **client_args)  # type: ignore[arg-type]
+    sender.refresh_json(json.dumps({"body": sharing_body()}))
+    token = sender.encrypt_raw_uid_into_token(RAW_UID).encrypted_data
+    threads = [
+        threading.Thread(target=client.decrypt_token_into_raw_uid, args=(token,)) for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert operator.calls.count("/v2/key/sharing") == 1

@@ -61,6 +61,13 @@ def decrypt_token(
         fast = try_fast_decrypt(token, keyring, now_ms, client_type, domain_or_app_name)
         if fast is not None:
             return fast
+    return decrypt_general(token, keyring, now_ms, client_type, domain_or_app_name)
+
+
+def decrypt_general(
+    token: object, keyring: Keyring, now_ms: int, client_type: ClientType, name: str | None
+) -> DecryptResult:
+    """The layered path: decides the exact status of any input (a valid keyring given)."""
     split = split_token(token)
     if isinstance(split, DecryptionStatus):
         return STATUS_ONLY[split]
@@ -68,7 +75,7 @@ def decrypt_token(
     outer = codec.open_outer(data, keyring)
     if isinstance(outer, DecryptionStatus):
         return STATUS_ONLY[outer]
-    return _decrypt_site_layer(codec, outer, keyring, now_ms, client_type, domain_or_app_name)
+    return _decrypt_site_layer(codec, outer, keyring, now_ms, client_type, name)
 
 
 def _decrypt_site_layer(

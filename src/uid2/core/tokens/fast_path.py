@@ -14,15 +14,17 @@ import struct
 
 from cryptography.exceptions import InvalidTag
 
-from uid2.core.aead import GCM_NONCE_SIZE, cipher_for
-from uid2.core.enums import ClientType, DecryptionStatus
+from uid2.core.aead import GCM_NONCE_SIZE, cbc_open, cipher_for
+from uid2.core.encoding import b64decode_any, b64decode_strict
+from uid2.core.enums import AdvertisingTokenVersion, ClientType, DecryptionStatus
 from uid2.core.keys import Keyring
+from uid2.core.tokens import v2
 from uid2.core.tokens.fields import PRIVACY_CSTG, SCOPE_AND_TYPE_BY_BYTE0, SCOPE_TYPE_MASK
 from uid2.core.tokens.gcm_token import GCM_VERSIONS, HEADER, MASTER_HEAD, MIN_TOKEN, SITE_HEAD
 from uid2.core.tokens.result import DecryptResult, b64, has_valid_lifetime, make_result
-from uid2.core.tokens.text import decode_std, decode_std_or_url
 
 _SUCCESS = DecryptionStatus.SUCCESS
+_V2 = AdvertisingTokenVersion.ADVERTISING_TOKEN_V2
 _BIDSTREAM = ClientType.BIDSTREAM
 _RAW_UID_AT = SITE_HEAD.size
 # layer offsets: each sealed layer is nonce(12) || ciphertext || tag (sdk.md §2.3)
@@ -36,13 +38,15 @@ def _token_bytes(text: str) -> bytes | None:
     # The second base64 character shows the version digit (operator.md §3.6, byte0 | 3).
     digit = text[1:2]
     if digit == "4":
-        return decode_std_or_url(text)
-    return decode_std(text) if digit == "3" else None
+        return b64decode_any(text)
+    return b64decode_strict(text) if digit == "3" else None
 
 
 def try_fast_decrypt(
     text: str, keyring: Keyring, now_ms: int, client_type: ClientType, name: str | None
 ) -> DecryptResult | None:
+    if text.startswith("Ag"):  # byte0 == 2: a legacy v2 token
+        return _try_v2(text, keyring, now_ms, client_type)
     data = _token_bytes(text)
     if data is None or len(data) < MIN_TOKEN:
         return None
@@ -81,4 +85,45 @@ def try_fast_decrypt(
     return make_result(
         _SUCCESS, b64(raw_uid), established, site_id, site_key.site_id, scope, identity_type,
         GCM_VERSIONS[version_byte], bool(privacy & PRIVACY_CSTG), expires,
+    )  # fmt: skip
+
+
+def _try_v2(
+    text: str, keyring: Keyring, now_ms: int, client_type: ClientType
+) -> DecryptResult | None:
+    data = b64decode_strict(text)
+    if data is None or len(data) < v2.MIN_TOKEN or data[0] != v2.VERSION_BYTE:
+        return None
+    master_key = keyring.keys.get(v2.HEADER.unpack_from(data)[1])
+    payload = cbc_open(master_key.secret, data[v2.HEADER.size :]) if master_key else None
+    if payload is None or len(payload) < v2.MASTER_HEAD.size:
+        return None
+    expires, site_key_id = v2.MASTER_HEAD.unpack_from(payload)
+    site_key = keyring.keys.get(site_key_id)
+    if expires < now_ms or site_key is None:
+        return None
+    identity = cbc_open(site_key.secret, payload[v2.MASTER_HEAD.size :])
+    if identity is None or len(identity) < v2.IDENTITY_HEAD.size:
+        return None
+    site_id, id_len = v2.IDENTITY_HEAD.unpack_from(identity)
+    tail_at = v2.IDENTITY_HEAD.size + id_len
+    raw_uid = b64decode_strict(identity[v2.IDENTITY_HEAD.size : tail_at])
+    if (
+        len(identity) != tail_at + v2.IDENTITY_TAIL.size
+        or raw_uid is None
+        or len(raw_uid) not in (32, 33)
+    ):
+        return None
+    privacy, established = v2.IDENTITY_TAIL.unpack_from(identity, tail_at)
+    if (privacy & PRIVACY_CSTG and client_type is _BIDSTREAM) or not has_valid_lifetime(
+        keyring,
+        client_type,
+        now_ms,
+        expires,
+        now_ms,  # v2: remaining lifetime (sdk.md §3.3)
+    ):
+        return None
+    return make_result(
+        _SUCCESS, b64(raw_uid), established, site_id, site_key.site_id, keyring.identity_scope,
+        None, _V2, bool(privacy & PRIVACY_CSTG), expires,
     )  # fmt: skip

@@ -11,12 +11,12 @@ import functools
 from collections.abc import Collection, Iterable, Mapping
 from types import MappingProxyType
 
+from uid2.core.encoding import b64decode_any
 from uid2.core.enums import AdvertisingTokenVersion, DecryptionStatus
 from uid2.core.keys import Keyring
 from uid2.core.tokens import v2, v3, v4
 from uid2.core.tokens.codec import TokenCodec
 from uid2.core.tokens.fields import TokenFields, assemble_fields
-from uid2.core.tokens.text import decode_std_or_url
 
 # The longest real token is 220 characters (sdk.md §2.3); anything far beyond is not a token.
 MAX_TOKEN_CHARS = 1024
@@ -67,7 +67,7 @@ def read_version_unverified(text: str) -> AdvertisingTokenVersion | DecryptionSt
 # Pure and over a small domain (byte0, byte1 and one key-id byte), so memoised.
 @functools.lru_cache(maxsize=4096)
 def _version_of_head(head_text: str) -> AdvertisingTokenVersion | DecryptionStatus:
-    head = decode_std_or_url(head_text)
+    head = b64decode_any(head_text)
     if head is None or len(head) < 2:
         return _INVALID
     if head[0] == _V2_BYTE0:

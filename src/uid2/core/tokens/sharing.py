@@ -35,6 +35,7 @@ from uid2.core.tokens.gcm_token import pack_payloads, seal_payloads
 
 DEFAULT_TOKEN_EXPIRY_SECONDS = 30 * 24 * 3600  # when the keys omit token_expiry_seconds
 _V4 = AdvertisingTokenVersion.ADVERTISING_TOKEN_V4
+_new_tuple = tuple.__new__  # positional construction, once per encrypt (sdk.md §10)
 _SDK_OPERATOR = OperatorIdentity()  # site 0, type Service, version 0, key id 0 (sdk.md §2.4)
 _E = EncryptionStatus
 
@@ -63,10 +64,7 @@ def raw_uid_identity(
     return raw, IdentityType(type_bits)
 
 
-class _Sealing(NamedTuple):
-    master: Key
-    site_key: Key
-    site_id: int
+_Sealing = tuple[Key, Key, int]  # master key, site key, caller site id
 
 
 def _pick_keys(keyring: Keyring, keyset_id: int | None, now_ms: int) -> _Sealing | EncryptionStatus:
@@ -81,7 +79,7 @@ def _pick_keys(keyring: Keyring, keyset_id: int | None, now_ms: int) -> _Sealing
         site_key = keyring.active_keyset_key(keyset_id, now_ms)
     if site_key is None:
         return _E.NOT_AUTHORIZED_FOR_KEY
-    return _Sealing(master, site_key, keyring.caller_site_id)
+    return master, site_key, keyring.caller_site_id
 
 
 def encrypt_raw_uid(
@@ -104,7 +102,7 @@ def encrypt_raw_uid(
         raise ValueError("master_nonce and site_nonce must be 12 bytes")
     if keyring is None:
         return EncryptResult(_E.NOT_INITIALIZED)
-    if not keyring.is_valid(now_ms):
+    if keyring.latest_expiry_ms <= now_ms:  # keyring.is_valid(now_ms), inlined
         return EncryptResult(_E.KEYS_NOT_SYNCED)
     keys = _pick_keys(keyring, keyset_id, now_ms)
     if isinstance(keys, EncryptionStatus):
@@ -130,7 +128,7 @@ def _seal(
     expiry_seconds = keyring.token_expiry_seconds
     if expiry_seconds is None:
         expiry_seconds = DEFAULT_TOKEN_EXPIRY_SECONDS
-    byte0 = int(scope) << 4 | int(identity_type) << 2 | 3
+    byte0 = scope << 4 | identity_type << 2 | 3
     try:
         payloads = pack_payloads(
             byte0, _V4, master.key_id, now_ms + expiry_seconds * 1000, now_ms, _SDK_OPERATOR,
@@ -139,5 +137,4 @@ def _seal(
     except ValueError:  # a field out of range, e.g. a caller site id over 2**31
         return EncryptResult(_E.ENCRYPTION_FAILURE)
     sealed = seal_payloads(payloads, master.secret, site_key.secret, master_nonce, site_nonce)
-    token = b64url_encode(sealed)
-    return EncryptResult(_E.SUCCESS, token)
+    return _new_tuple(EncryptResult, (_E.SUCCESS, b64url_encode(sealed)))

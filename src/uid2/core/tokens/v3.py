@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from uid2.core.encoding import b64encode
+from uid2.core.encoding import b64decode_strict, b64encode
 from uid2.core.enums import AdvertisingTokenVersion
 from uid2.core.tokens import gcm_token
 from uid2.core.tokens.codec import TokenCodec
 from uid2.core.tokens.fields import TokenFields
-from uid2.core.tokens.text import decode_std
 
 VERSION_BYTE = AdvertisingTokenVersion.ADVERTISING_TOKEN_V3.value  # byte1 = 112
 
@@ -36,7 +35,7 @@ def encode(
 
 CODEC = TokenCodec(
     version=AdvertisingTokenVersion.ADVERTISING_TOKEN_V3,
-    decode_text=decode_std,
+    decode_text=b64decode_strict,
     open_outer=gcm_token.open_outer,
     open_inner=gcm_token.open_inner,
     encode=encode,

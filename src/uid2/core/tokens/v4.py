@@ -6,12 +6,11 @@ token re-encoded as padded standard base64 still decrypts.
 
 from __future__ import annotations
 
-from uid2.core.encoding import b64url_encode
+from uid2.core.encoding import b64decode_any, b64url_encode
 from uid2.core.enums import AdvertisingTokenVersion
 from uid2.core.tokens import gcm_token
 from uid2.core.tokens.codec import TokenCodec
 from uid2.core.tokens.fields import TokenFields
-from uid2.core.tokens.text import decode_std_or_url
 
 VERSION_BYTE = AdvertisingTokenVersion.ADVERTISING_TOKEN_V4.value  # byte1 = 128
 
@@ -40,7 +39,7 @@ def encode(
 
 CODEC = TokenCodec(
     version=AdvertisingTokenVersion.ADVERTISING_TOKEN_V4,
-    decode_text=decode_std_or_url,
+    decode_text=b64decode_any,
     open_outer=gcm_token.open_outer,
     open_inner=gcm_token.open_inner,
     encode=encode,
