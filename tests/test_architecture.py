@@ -30,7 +30,7 @@ ALLOWED_LAYERS: dict[str, frozenset[str]] = {
     "__init__": frozenset({"core", "sdk", "_version"}),
     "_version": frozenset(),
     "cli": frozenset(
-        {"core", "sdk", "store", "admin", "operator", "portal", "pixel", "walkthrough"}
+        {"cli", "core", "sdk", "store", "admin", "operator", "portal", "pixel", "walkthrough"}
     ),
 }
 # third-party top-level packages each layer may use (besides the stdlib)
@@ -43,7 +43,7 @@ ALLOWED_THIRD_PARTY: dict[str, frozenset[str]] = {
 # the pure core never reads the clock, randomness or the environment
 CORE_FORBIDDEN_MODULES = frozenset({"os", "random", "secrets", "time", "socket", "subprocess"})
 CORE_FORBIDDEN_CALLS = frozenset({"now", "utcnow", "today", "urandom", "time", "time_ns"})
-ENV_READERS = ("cli.py", "app.py", "settings.py")
+ENV_READERS = ("app.py", "settings.py")  # plus the whole cli package
 
 
 def _modules() -> Iterator[tuple[str, Path]]:
@@ -110,7 +110,7 @@ def test_core_never_reads_clock_or_randomness(path: Path) -> None:
 
 @pytest.mark.parametrize(("layer", "path"), MODULES, ids=MODULE_IDS)
 def test_only_composition_roots_read_the_environment(layer: str, path: Path) -> None:
-    if path.name in ENV_READERS:
+    if layer == "cli" or path.name in ENV_READERS:
         return
     text = path.read_text()
     for needle in ("os.environ", "os.getenv", "getenv("):

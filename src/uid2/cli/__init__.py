@@ -1,0 +1,15 @@
+"""The ``uid2`` command: the control plane's CLI, the SDK's tools and the composition root.
+
+Only this package (and each service's ``create_app``) reads the environment. Commands live in
+submodules by area; importing them registers them on the :data:`~uid2.cli.base.cli` group.
+"""
+
+from __future__ import annotations
+
+from uid2.cli import control as control
+from uid2.cli import tools as tools
+from uid2.cli.base import cli
+
+
+def main() -> None:
+    cli(prog_name="uid2")

@@ -1,0 +1,1 @@
+"""Alembic revision scripts (loaded by file name; this marker makes them package data)."""

@@ -1,0 +1,160 @@
+"""Values the control plane stores, as frozen dataclasses.
+
+Repositories return these; nothing here knows SQLAlchemy. Secrets are held decrypted in memory
+only (``repr=False``); at rest they are sealed under the KEK (see :mod:`uid2.store.secrets`).
+
+Time units follow the upstream store files they replace (operator.md §4.1, §5.2, §7.1):
+key and record times are epoch **seconds** (``*_s``), salt times epoch **milliseconds** (``*_ms``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from uid2.core.cstg import KeyEnvironment
+from uid2.core.enums import IdentityScope
+
+MASTER_KEYSET_ID = -1
+REFRESH_KEYSET_ID = -2
+FALLBACK_PUBLISHER_KEYSET_ID = 2
+MASTER_SITE_ID = -1
+REFRESH_SITE_ID = -2
+FALLBACK_PUBLISHER_SITE_ID = 2
+RESERVED_KEYSET_IDS = frozenset({MASTER_KEYSET_ID, REFRESH_KEYSET_ID, 1, 2, 3})
+LAST_RESERVED_KEYSET_ID = 3  # admin reserves keyset ids 1-3 (operator.md §4.3)
+LAST_RESERVED_SITE_ID = 2  # valid participant site ids are > 2
+
+
+class Role(Enum):
+    """API key roles the operator acts on (operator.md §1.2)."""
+
+    GENERATOR = "GENERATOR"
+    MAPPER = "MAPPER"
+    ID_READER = "ID_READER"
+    SHARER = "SHARER"
+    OPTOUT = "OPTOUT"
+
+
+class ParticipantType(Enum):
+    """Upstream ``ClientType``; drives type-based sharing grants."""
+
+    PUBLISHER = "publisher"
+    ADVERTISER = "advertiser"
+    DSP = "dsp"
+    DATA_PROVIDER = "data_provider"
+
+
+class StoreName(Enum):
+    """What operators reload; each has its own version (system.md §1.7 ``store_versions``)."""
+
+    SITES = "sites"
+    CLIENT_KEYS = "client_keys"
+    KEYSETS = "keysets"
+    KEYSET_KEYS = "keyset_keys"
+    SALTS = "salts"
+    CLIENT_SIDE_KEYPAIRS = "client_side_keypairs"
+    OPTOUTS = "optouts"
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    site_id: int
+    name: str
+    types: frozenset[ParticipantType]
+    domain_names: tuple[str, ...]
+    app_names: tuple[str, ...]
+    enabled: bool
+    created_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    key_id: str
+    site_id: int
+    key_hash: str  # b64 SHA-512(salt || key); the key itself is never stored
+    key_salt: str
+    secret: bytes = field(repr=False)
+    roles: frozenset[Role]
+    name: str
+    contact: str
+    created_s: int
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Keyset:
+    keyset_id: int
+    site_id: int
+    name: str
+    # None means "no ACL" (every ID_READER may read), unlike an empty set (operator.md §4.2)
+    allowed_sites: frozenset[int] | None
+    allowed_types: frozenset[ParticipantType]
+    is_default: bool
+    enabled: bool
+    created_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeysetKey:
+    key_id: int
+    keyset_id: int
+    secret: bytes = field(repr=False)
+    created_s: int
+    activates_s: int
+    expires_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class SaltConfig:
+    first_level_salt: str = field(repr=False)
+    id_prefix: str
+    id_secret: str = field(repr=False)
+    bucket_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SaltBucket:
+    index: int  # the line number in the upstream salt file
+    bucket_id: (
+        str  # id_prefix + Hashids(id_secret, min_length=9).encode(FIRST_BUCKET_NUMBER + index)
+    )
+    current_salt: str = field(repr=False)
+    previous_salt: str | None = field(repr=False)
+    last_updated_ms: int
+    refresh_from_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class CstgKeypair:
+    subscription_id: str
+    site_id: int
+    public_key: str  # UID2-X-L- + b64(SPKI DER): given to publishers, not secret
+    private_key: str = field(repr=False)  # UID2-Y-L- + b64(PKCS#8 DER)
+    name: str
+    contact: str
+    created_s: int
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OptOut:
+    seq: int
+    identity_hash: bytes  # the first-level hash (operator.md §6.1)
+    advertising_id: bytes
+    created_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at_ms: int
+    actor: str
+    action: str
+    target: str
+    details: str  # JSON, never a secret
+
+
+@dataclass(frozen=True, slots=True)
+class StoreInfo:
+    identity_scope: IdentityScope
+    environment: KeyEnvironment  # the letter after the second dash of keys
