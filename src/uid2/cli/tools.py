@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -77,6 +78,6 @@ def map_file(
 
 def _write(results: Iterable[bulk_map.OutputRow], output: Path | None) -> int:
     if output is None:
-        return bulk_map.write_results(results, click.get_text_stream("stdout"))
+        return bulk_map.write_results(results, sys.stdout)
     with output.open("w", encoding="utf-8", newline="") as target:
         return bulk_map.write_results(results, target)
