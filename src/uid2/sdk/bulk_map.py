@@ -1,7 +1,9 @@
 """Mapping a file of emails/phones to raw UID2s in batches (the engine of ``uid2 map``).
 
 Input rows are read lazily and sent ``batch_size`` at a time (5,000 by default, the documented
-maximum) through ``/v3/identity/map``, with up to ``parallelism`` requests in flight. 429s and
+maximum) through ``/v3/identity/map`` (raw UID2s, previous UID2s and refresh times) or
+``/v2/identity/map`` (raw UID2s and salt-bucket ids), with up to ``parallelism`` requests in
+flight. 429s and
 5xx are retried with backoff by the HTTP layer. Results are written in input order. DII that
 cannot be normalised is reported as ``invalid identifier`` without being sent.
 """
@@ -16,9 +18,9 @@ from enum import Enum
 from itertools import islice
 from typing import IO
 
-from uid2.sdk.identity_map import IdentityMapV3Client
+from uid2.sdk.identity_map import IdentityMapClient, IdentityMapV3Client
 from uid2.sdk.identity_map_results import MappedIdentityV3
-from uid2.sdk.inputs import IdentityMapV3Input
+from uid2.sdk.inputs import IdentityMapInput, IdentityMapV3Input
 
 DEFAULT_BATCH_SIZE = 5000
 DEFAULT_PARALLELISM = 4
@@ -26,6 +28,7 @@ OUTPUT_COLUMNS = (
     "input",
     "type",
     "raw_uid2",
+    "bucket_id",
     "previous_raw_uid2",
     "refresh_from",
     "unmapped_reason",
@@ -49,7 +52,8 @@ class InputRow:
 class OutputRow:
     row: InputRow
     raw_uid2: str = ""
-    previous_raw_uid2: str = ""
+    bucket_id: str = ""  # /v2/identity/map only
+    previous_raw_uid2: str = ""  # /v3/identity/map only, as refresh_from
     refresh_from: str = ""
     unmapped_reason: str = ""
 
@@ -58,6 +62,7 @@ class OutputRow:
             self.row.value,
             self.row.kind.value,
             self.raw_uid2,
+            self.bucket_id,
             self.previous_raw_uid2,
             self.refresh_from,
             self.unmapped_reason,
@@ -104,12 +109,60 @@ def _add(request: IdentityMapV3Input, row: InputRow) -> bool:
     return True
 
 
-def map_batch(client: IdentityMapV3Client, rows: list[InputRow]) -> list[OutputRow]:
-    request = IdentityMapV3Input()
-    valid = [_add(request, row) for row in rows]
-    response = client.generate_identity_map(request)
-    mapped, unmapped = response.mapped_identities, response.unmapped_identities
-    return [_result(row, ok, mapped, unmapped) for row, ok in zip(rows, valid, strict=True)]
+Mapper = Callable[[list[InputRow]], list[OutputRow]]
+
+
+def v3_mapper(client: IdentityMapV3Client) -> Mapper:
+    """One ``/v3/identity/map`` request per batch: raw UID2, previous UID2, refresh time."""
+
+    def map_batch(rows: list[InputRow]) -> list[OutputRow]:
+        request = IdentityMapV3Input()
+        valid = [_add(request, row) for row in rows]
+        response = client.generate_identity_map(request)
+        mapped, unmapped = response.mapped_identities, response.unmapped_identities
+        return [_result(row, ok, mapped, unmapped) for row, ok in zip(rows, valid, strict=True)]
+
+    return map_batch
+
+
+_V2_INPUTS: dict[DiiColumn, Callable[[list[str]], IdentityMapInput]] = {
+    DiiColumn.EMAIL: IdentityMapInput.from_emails,
+    DiiColumn.PHONE: IdentityMapInput.from_phones,
+    DiiColumn.EMAIL_HASH: IdentityMapInput.from_hashed_emails,
+    DiiColumn.PHONE_HASH: IdentityMapInput.from_hashed_phones,
+}
+
+
+def v2_mapper(client: IdentityMapClient) -> Mapper:
+    """``/v2/identity/map`` (one request per input kind in the batch): raw UID2 + bucket id."""
+
+    def map_kind(kind: DiiColumn, rows: list[InputRow]) -> dict[str, OutputRow]:
+        valid = [r.value for r in rows if _is_valid(r)]
+        response = client.generate_identity_map(_V2_INPUTS[kind](valid)) if valid else None
+        results: dict[str, OutputRow] = {}
+        for row in rows:
+            hit = response.mapped_identities.get(row.value) if response else None
+            miss = response.unmapped_identities.get(row.value) if response else None
+            if hit is not None:
+                results[row.value] = OutputRow(row, hit.get_raw_uid(), hit.get_bucket_id())
+            else:
+                reason = miss.get_reason() if miss else "invalid identifier"
+                results[row.value] = OutputRow(row, unmapped_reason=reason)
+        return results
+
+    def map_batch(rows: list[InputRow]) -> list[OutputRow]:
+        by_kind: dict[DiiColumn, dict[str, OutputRow]] = {}
+        for kind in DiiColumn:
+            of_kind = [r for r in rows if r.kind is kind]
+            if of_kind:
+                by_kind[kind] = map_kind(kind, of_kind)
+        return [by_kind[row.kind][row.value] for row in rows]
+
+    return map_batch
+
+
+def _is_valid(row: InputRow) -> bool:
+    return _add(IdentityMapV3Input(), row)
 
 
 def _result(
@@ -136,7 +189,7 @@ def _batches(rows: Iterable[InputRow], size: int) -> Iterator[list[InputRow]]:
 
 
 def map_rows(
-    client: IdentityMapV3Client,
+    map_batch: Mapper,
     rows: Iterable[InputRow],
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -149,7 +202,7 @@ def map_rows(
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         pending: list[Future[list[OutputRow]]] = []
         for batch in _batches(rows, batch_size):
-            pending.append(pool.submit(map_batch, client, batch))
+            pending.append(pool.submit(map_batch, batch))
             if len(pending) >= parallelism * 2:  # bounded read-ahead
                 yield from _drain_first(pending, on_batch)
         while pending:

@@ -38,6 +38,7 @@ from uid2.core.refresh import (
     wrap_refresh_token,
 )
 from uid2.core.tokens import TokenFields, encode_token
+from uid2.sdk.http import HttpSettings, RetryPolicy
 
 API_KEY = "UID2-C-L-123-abcdef.0123456789012345678901234567890123456789"
 SECRET = bytes(range(32))
@@ -47,6 +48,11 @@ FIRST_LEVEL_SALT = "first-level-salt"
 ROTATING_SALT = "rotating-salt"
 OPTOUT_EMAIL_HASH = b64encode(hashlib.sha256(b"optout@example.com").digest())
 REFRESH_OPTOUT_EMAIL_HASH = b64encode(hashlib.sha256(b"refresh-optout@example.com").digest())
+
+BASE_URL = "https://operator.test"
+CREDENTIALS = (BASE_URL, API_KEY, SECRET_B64)
+# no waiting between retries in tests
+NO_WAIT = HttpSettings(retry=RetryPolicy(retry_intervals=(0.0, 0.0, 0.0), jitter=0.0))
 
 _LONG_AGO = 1_600_000_000
 _FAR_FUTURE = 4_000_000_000

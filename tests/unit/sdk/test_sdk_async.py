@@ -3,8 +3,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from conftest import CREDENTIALS, NO_WAIT
-from fake_operator import FakeOperator, sharing_body
+from fake_operator import CREDENTIALS, NO_WAIT, FakeOperator, sharing_body
 
 from uid2 import (
     AsyncBidstreamClient,

@@ -4,17 +4,26 @@ import csv
 import io
 
 import pytest
-from conftest import CREDENTIALS, NO_WAIT
-from fake_operator import FakeOperator, raw_uid_for
+from fake_operator import CREDENTIALS, NO_WAIT, FakeOperator, raw_uid_for
 
-from uid2 import IdentityMapV3Client
+from uid2 import IdentityMapClient, IdentityMapV3Client
 from uid2.core.dii import hash_dii
 from uid2.core.encoding import b64encode
-from uid2.sdk.bulk_map import DiiColumn, InputRow, map_rows, read_rows, write_results
+from uid2.sdk.bulk_map import (
+    DiiColumn,
+    InputRow,
+    map_rows,
+    read_rows,
+    v2_mapper,
+    v3_mapper,
+    write_results,
+)
 
 
-def client(operator: FakeOperator) -> IdentityMapV3Client:
-    return IdentityMapV3Client(*CREDENTIALS, transport=operator.transport(), http_settings=NO_WAIT)
+def client(operator: FakeOperator):  # type: ignore[no-untyped-def]
+    return v3_mapper(
+        IdentityMapV3Client(*CREDENTIALS, transport=operator.transport(), http_settings=NO_WAIT)
+    )
 
 
 def test_reads_a_named_column_or_guesses_a_bare_one() -> None:
@@ -62,3 +71,21 @@ def test_writes_a_csv_with_a_header() -> None:
 def test_rejects_oversized_batches() -> None:
     with pytest.raises(ValueError):
         list(map_rows(client(FakeOperator()), [], batch_size=5001))
+
+
+def test_v2_gives_bucket_ids_for_mixed_kinds() -> None:
+    operator = FakeOperator()
+    mapper = v2_mapper(
+        IdentityMapClient(*CREDENTIALS, transport=operator.transport(), http_settings=NO_WAIT)
+    )
+    rows = [
+        InputRow(DiiColumn.EMAIL, "a@b.com"),
+        InputRow(DiiColumn.PHONE, "+12345678901"),
+        InputRow(DiiColumn.EMAIL, "optout@example.com"),
+        InputRow(DiiColumn.PHONE, "12"),
+    ]
+    results = list(map_rows(mapper, rows))
+    assert [r.bucket_id for r in results[:2]] == ["b1", "b1"]
+    assert results[0].raw_uid2 == b64encode(raw_uid_for(hash_dii("a@b.com")))
+    assert [r.unmapped_reason for r in results[2:]] == ["optout", "invalid identifier"]
+    assert operator.calls.count("/v2/identity/map") == 2  # one request per kind

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import CREDENTIALS, NO_WAIT
-from fake_operator import FakeOperator
+from fake_operator import CREDENTIALS, NO_WAIT, FakeOperator
 
 from uid2 import (
     HttpSettings,

@@ -3,8 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from conftest import CREDENTIALS
-from fake_operator import FakeOperator, raw_uid_for
+from fake_operator import CREDENTIALS, FakeOperator, raw_uid_for
 
 from uid2 import (
     IdentityMapClient,

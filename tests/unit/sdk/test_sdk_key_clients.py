@@ -5,8 +5,15 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import CREDENTIALS
-from fake_operator import MASTER_KEY, SITE_ID, SITE_KEY, FakeOperator, make_key, sharing_body
+from fake_operator import (
+    CREDENTIALS,
+    MASTER_KEY,
+    SITE_ID,
+    SITE_KEY,
+    FakeOperator,
+    make_key,
+    sharing_body,
+)
 
 from uid2 import (
     BidstreamClient,
