@@ -33,6 +33,9 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null || apt-get install -y wrk >/dev/null 2>&1 || \
+		(apt-get update >/dev/null && apt-get install -y wrk >/dev/null) || \
+		echo "wrk is missing and could not be installed (Debian package wrk)"
 	$(BIN)/python bench/run_all.py
 
 clean:

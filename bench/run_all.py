@@ -12,7 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = [("SDK vs uid2-client 2.9.0", "sdk_vs_official.py")]
+BENCHMARKS = [
+    ("SDK vs uid2-client 2.9.0", "sdk_vs_official.py"),
+    ("Operator endpoints vs a no-op endpoint (2 workers, wrk on loopback)", "operator_load.py"),
+]
 
 
 def machine() -> str:

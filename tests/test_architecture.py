@@ -112,9 +112,18 @@ def test_core_never_reads_clock_or_randomness(path: Path) -> None:
 def test_only_composition_roots_read_the_environment(layer: str, path: Path) -> None:
     if layer == "cli" or path.name in ENV_READERS:
         return
-    text = path.read_text()
-    for needle in ("os.environ", "os.getenv", "getenv("):
-        assert needle not in text, f"{path} reads the environment; only cli/create_app may"
+    for node in ast.walk(ast.parse(path.read_text())):
+        reads = (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
+            and node.attr in {"environ", "environb", "getenv", "putenv"}
+        ) or (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "os"
+            and any(a.name in {"environ", "getenv"} for a in node.names)
+        )
+        assert not reads, f"{path}:{node.lineno} reads the environment; only cli/create_app may"  # type: ignore[attr-defined]
 
 
 def test_the_checker_sees_a_forbidden_edge(tmp_path: Path) -> None:

@@ -15,8 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
@@ -32,44 +31,15 @@ from uid2.store import (
     StoreErrorCode,
     make_engine,
     require_current_schema,
-    sqlite_url,
 )
-from uid2.store.secrets import decode_kek, read_kek_file
+from uid2.store.location import StoreLocation
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-DEFAULT_HOME = ".uid2"
-DATABASE_FILE = "uid2.db"
-KEK_FILE = "kek"
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """The environment, read once (style-anchors §7 rule 13)."""
-
-    home: Path
-    database_url: str | None
-    kek: str | None = field(repr=False)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        return cls(
-            home=Path(environ.get("UID2_HOME") or DEFAULT_HOME),
-            database_url=environ.get("UID2_DATABASE_URL") or None,
-            kek=environ.get("UID2_KEK") or None,
-        )
-
-    @property
-    def kek_file(self) -> Path:
-        return self.home / KEK_FILE
-
-    def url(self, db_option: str | None) -> str:
-        return db_option or self.database_url or sqlite_url(self.home / DATABASE_FILE)
 
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
-    settings: Settings
+    settings: StoreLocation
     engine: Engine
     box: SecretBox
 
@@ -93,19 +63,13 @@ def context() -> admin.Context:
     )
 
 
-def configured_kek(settings: Settings) -> bytes | None:
-    if settings.kek is not None:
-        return decode_kek(settings.kek)
-    return read_kek_file(settings.kek_file)
-
-
 @contextmanager
 def runtime(db: str | None) -> Iterator[Runtime]:
-    settings = Settings.from_env(os.environ)
+    settings = StoreLocation.from_environ(os.environ)
     engine = make_engine(settings.url(db))
     try:
         require_current_schema(engine)
-        kek = configured_kek(settings)
+        kek = settings.kek()
         if kek is None:
             raise StoreError(StoreErrorCode.KEK_MISSING, "no KEK: set UID2_KEK or run `uid2 init`")
         yield Runtime(settings, engine, SecretBox(kek))
@@ -130,6 +94,9 @@ class Uid2Group(click.Group):
         except click.UsageError as error:
             click.echo(f"error: {error.format_message()}", err=True)
             result = 2
+        except click.ClickException as error:
+            click.echo(f"error: {error.format_message()}", err=True)
+            result = error.exit_code
         except click.Abort:
             click.echo("error: aborted", err=True)
             result = 1

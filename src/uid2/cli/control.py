@@ -14,9 +14,7 @@ import uid2.admin as admin
 import uid2.admin.views as views
 from uid2.admin.salts import DEFAULT_BUCKET_COUNT, DEFAULT_FRACTION
 from uid2.cli.base import (
-    Settings,
     cli,
-    configured_kek,
     context,
     db_option,
     emit,
@@ -34,16 +32,17 @@ from uid2.store import (
     upgrade_schema,
 )
 from uid2.store.database import current_revision
+from uid2.store.location import StoreLocation
 from uid2.store.secrets import encode_kek, generate_kek, write_kek_file
 from uid2.store.uow import META_KEK_CHECK
 
 # --- init and KEK -------------------------------------------------------------------------------
 
 
-def _kek_for_init(settings: Settings, engine: Engine) -> tuple[bytes, str]:
-    configured = configured_kek(settings)
+def _kek_for_init(settings: StoreLocation, engine: Engine) -> tuple[bytes, str]:
+    configured = settings.kek()
     if configured is not None:
-        source = "UID2_KEK" if settings.kek is not None else str(settings.kek_file)
+        source = "UID2_KEK" if settings.kek_text is not None else str(settings.kek_file)
         return configured, source
     with SqlAlchemyUnitOfWork(engine) as uow:
         has_secrets = uow.meta.get(META_KEK_CHECK) is not None
@@ -67,7 +66,7 @@ def _kek_for_init(settings: Settings, engine: Engine) -> tuple[bytes, str]:
 @json_option
 def init(scope: str | None, buckets: int, db: str | None, as_json: bool) -> None:
     """Create or upgrade the schema, system keys and salts (idempotent)."""
-    settings = Settings.from_env(os.environ)
+    settings = StoreLocation.from_environ(os.environ)
     engine = make_engine(settings.url(db))
     try:
         upgrade_schema(engine)
@@ -101,7 +100,7 @@ def kek_rotate(db: str | None, as_json: bool) -> None:
     """Re-encrypt every secret under a new KEK (a key file is replaced; UID2_KEK is printed)."""
     with runtime(db) as rt:
         new_kek = generate_kek()
-        from_env = rt.settings.kek is not None
+        from_env = rt.settings.kek_text is not None
         if not from_env:
             write_kek_file(rt.settings.kek_file.with_suffix(".new"), new_kek)
         result = admin.rotate_kek(SecretBox(new_kek), rt.uow(), context())

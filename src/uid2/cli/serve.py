@@ -1,0 +1,54 @@
+"""``uid2 serve ...``: run a service on uvicorn.
+
+Workers are separate processes that each build their app from the environment (a uvicorn
+factory), so the options given here are passed to them as environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from uid2.cli.base import cli, db_option
+
+
+@cli.group()
+def serve() -> None:
+    """Run a service (operator; the portal and pixel receiver follow)."""
+
+
+@serve.command("operator")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("--poll-interval", type=click.FloatRange(0.1), default=None,
+              help="Seconds between store-version polls (default 10).")  # fmt: skip
+@db_option
+def serve_operator(
+    host: str, port: int, workers: int, poll_interval: float | None, db: str | None
+) -> None:
+    """Serve the UID2 operator API from the control plane (see `uid2 init`)."""
+    import uvicorn  # lazily: only serving needs it
+
+    from uid2.operator.app import create_app_from_env
+    from uid2.operator.settings import SettingsError
+    from uid2.operator.snapshot import SnapshotError
+
+    if db is not None:
+        os.environ["UID2_DATABASE_URL"] = db
+    if poll_interval is not None:
+        os.environ["UID2_OPERATOR_POLL_INTERVAL_SECONDS"] = str(poll_interval)
+    try:
+        create_app_from_env()  # fail here, in one line, if the store cannot be served
+    except (SnapshotError, SettingsError) as error:
+        raise click.ClickException(str(error)) from None
+    uvicorn.run(
+        "uid2.operator.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,  # URLs carry no secrets, but access logs are noise at this rate
+    )
