@@ -88,11 +88,13 @@ class DecryptedToken:
         return f"DecryptedToken(status={self.status.name}, site_id={self.site_id})"
 
 
-class EncryptionDataResponse:
-    __slots__ = ("_result",)
+class EncryptionDataResponse(EncryptResult):
+    """The result of encrypting a raw UID2: ``status``, ``encrypted_data`` and ``success``.
 
-    def __init__(self, encryption_status: EncryptionStatus, encrypted_data: str | None) -> None:
-        self._result = EncryptResult(encryption_status, encrypted_data)
+    A subclass of the core's ``(status, token)`` tuple, so wrapping a core result is free.
+    """
+
+    __slots__ = ()
 
     @staticmethod
     def make_success(encrypted_data: str) -> EncryptionDataResponse:
@@ -104,24 +106,17 @@ class EncryptionDataResponse:
 
     @classmethod
     def from_core(cls, result: EncryptResult) -> EncryptionDataResponse:
-        response: EncryptionDataResponse = object.__new__(cls)
-        response._result = result  # the core result already is (status, token)
-        return response
-
-    @property
-    def success(self) -> bool:
-        return self._result.status is EncryptionStatus.SUCCESS
+        return _new_tuple(cls, result)
 
     @property
     def encrypted_data(self) -> str | None:
-        return self._result.token
-
-    @property
-    def status(self) -> EncryptionStatus:
-        return self._result.status
+        return self.token
 
     def __repr__(self) -> str:  # never shows the token
         return f"EncryptionDataResponse(status={self.status.name})"
+
+
+_new_tuple = tuple.__new__
 
 
 class RefreshResponse:
