@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
 from collections.abc import Coroutine
 from datetime import datetime
@@ -16,6 +15,7 @@ import httpx
 from uid2.core.enums import ClientType, IdentityScope
 from uid2.core.keys import Keyring
 from uid2.core.tokens import decrypt_token, encrypt_raw_uid
+from uid2.sdk._nonces import nonce_pair
 from uid2.sdk.errors import Uid2Error
 from uid2.sdk.http import AsyncOperatorSession, HttpSettings
 from uid2.sdk.identity_map import since_timestamp_text
@@ -172,12 +172,13 @@ class AsyncSharingClient(_AsyncKeyClient):
     def encrypt_raw_uid_into_token(
         self, uid2: str, keyset_id: int | None = None
     ) -> EncryptionDataResponse:
+        nonces = nonce_pair()
         result = encrypt_raw_uid(
             uid2,
             self._holder.keyring,
             now_ms=now_ms(),
-            master_nonce=os.urandom(12),
-            site_nonce=os.urandom(12),
+            master_nonce=nonces[:12],
+            site_nonce=nonces[12:],
             keyset_id=keyset_id,
             identity_scope=self._identity_scope,
         )

@@ -6,7 +6,6 @@ read once per call, as integer milliseconds, and handed to the pure core.
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import datetime
 from types import TracebackType
@@ -16,6 +15,7 @@ import httpx
 from uid2.core.enums import ClientType, IdentityScope
 from uid2.core.keys import Keyring
 from uid2.core.tokens import decrypt_token, encrypt_raw_uid
+from uid2.sdk._nonces import nonce_pair
 from uid2.sdk.http import HttpSettings, OperatorSession
 from uid2.sdk.keyring_holder import (
     DEFAULT_ON_DEMAND_INTERVAL,
@@ -162,7 +162,7 @@ class SharingClient(_KeyClient):
     def _encrypt_raw_uid_into_token(
         self, uid2: str, keyset_id: int | None = None, now: datetime | None = None
     ) -> EncryptionDataResponse:
-        nonces = os.urandom(24)
+        nonces = nonce_pair()
         result = encrypt_raw_uid(
             uid2,
             self._holder.keyring,

@@ -4,7 +4,6 @@ against older SDK versions. New code should use ``BidstreamClient`` or ``Sharing
 
 from __future__ import annotations
 
-import os
 import time
 
 import httpx
@@ -12,6 +11,7 @@ import httpx
 from uid2.core.enums import ClientType, DecryptionStatus, IdentityScope
 from uid2.core.keys import Keyring
 from uid2.core.tokens import decrypt_token, encrypt_raw_uid
+from uid2.sdk._nonces import nonce_pair
 from uid2.sdk.errors import EncryptionError, Uid2Error
 from uid2.sdk.http import HttpSettings, OperatorSession
 from uid2.sdk.keyring_holder import KeyringHolder
@@ -58,12 +58,13 @@ class Uid2Client:
         return self._holder.keyring
 
     def encrypt(self, uid2: str, keyset_id: int | None = None) -> str:
+        nonces = nonce_pair()
         result = encrypt_raw_uid(
             uid2,
             self._holder.keyring,
             now_ms=time.time_ns() // 1_000_000,
-            master_nonce=os.urandom(12),
-            site_nonce=os.urandom(12),
+            master_nonce=nonces[:12],
+            site_nonce=nonces[12:],
             keyset_id=keyset_id,
             identity_scope=self._identity_scope,
         )

@@ -120,7 +120,7 @@ def pack_payloads(
 ) -> tuple[bytes, bytes, bytes]:
     """Header, master-layer head and site payload; ValueError if a field does not fit."""
     try:
-        header = HEADER.pack(byte0, version.value, master_key_id)
+        header = HEADER.pack(byte0, version, master_key_id)  # an IntEnum packs as its int
         master_head = MASTER_HEAD.pack(
             expires_ms, generated_ms, operator.site_id, operator.type, operator.version,
             operator.key_id, site_key_id,
