@@ -5,66 +5,24 @@ from __future__ import annotations
 import base64
 from dataclasses import replace
 
-import orjson
 import pytest
 from operator_world import (
-    Caller,
     TestClient,
     World,
     build_app,
     expected_flh,
     expected_raw_uid,
 )
+from token_helpers import (
+    EMAIL,
+    decode,
+    generate,
+    inner_refresh,
+    refresh,
+)
 
 from uid2.core.dii import hash_dii
-from uid2.core.refresh import (
-    RefreshTokenFields,
-    decode_refresh_token,
-    open_refresh_response,
-    unwrap_refresh_token,
-)
-from uid2.core.tokens import TokenFields, decode_token_fields
 from uid2.store.records import OptOut
-
-EMAIL = "test.user@example.com"
-PHONE = "+12345678909"
-EXACTLY_ONE = (
-    "Required Parameter Missing: exactly one of [email, email_hash, phone, phone_hash]"
-    " must be specified"
-)
-
-
-def _snapshot(client: TestClient):  # type: ignore[no-untyped-def]
-    return client.app.state.holder.current  # type: ignore[attr-defined]
-
-
-def _decode(client: TestClient, token: str) -> TokenFields:
-    fields = decode_token_fields(token, _snapshot(client).keyring)
-    assert isinstance(fields, TokenFields), fields
-    return fields
-
-
-def _inner_refresh(client: TestClient, wrapped: str) -> RefreshTokenFields:
-    keyring = _snapshot(client).keyring
-    unwrapped = unwrap_refresh_token(wrapped, keyring.get)
-    fields = decode_refresh_token(unwrapped.inner, keyring.get)  # type: ignore[union-attr]
-    assert isinstance(fields, RefreshTokenFields)
-    return fields
-
-
-def _generate(client: TestClient, world: World, identity: dict[str, str]) -> dict[str, object]:
-    return Caller(client, world, "generator").call("/v2/token/generate", identity)["body"]  # type: ignore[no-any-return]
-
-
-def _refresh(client: TestClient, body: dict[str, object], **headers: str) -> tuple[int, object]:
-    response = client.post("/v2/token/refresh", content=str(body["refresh_token"]), headers=headers)
-    if response.status_code != 200:
-        return response.status_code, response.json()
-    key = base64.b64decode(str(body["refresh_response_key"]))
-    binary = response.headers["content-type"] == "application/octet-stream"
-    plain = open_refresh_response(key, response.content if binary else response.text, binary=binary)
-    assert isinstance(plain, bytes)
-    return 200, orjson.loads(plain)
 
 
 @pytest.mark.parametrize(
@@ -73,26 +31,26 @@ def _refresh(client: TestClient, body: dict[str, object], **headers: str) -> tup
 def test_refresh_round_trip_gives_new_tokens_for_the_same_user(
     client: TestClient, world: World, content_type: str
 ) -> None:
-    first = _generate(client, world, {"email": EMAIL})
-    status, answer = _refresh(client, first, **{"Content-Type": content_type})
+    first = generate(client, world, {"email": EMAIL})
+    status, answer = refresh(client, first, **{"Content-Type": content_type})
     assert status == 200 and answer["status"] == "success"  # type: ignore[index]
     second = answer["body"]  # type: ignore[index]
     assert second["refresh_token"] != first["refresh_token"]
     assert second["refresh_response_key"] != first["refresh_response_key"]
     old, new = (
-        _decode(client, str(first["advertising_token"])),
-        _decode(client, second["advertising_token"]),
+        decode(client, str(first["advertising_token"])),
+        decode(client, second["advertising_token"]),
     )
     assert (new.site_id, new.raw_uid, new.established_ms) == (
         old.site_id,
         old.raw_uid,
         old.established_ms,
     )
-    assert _inner_refresh(client, second["refresh_token"]).first_level_hash == expected_flh(
+    assert inner_refresh(client, second["refresh_token"]).first_level_hash == expected_flh(
         hash_dii(EMAIL)
     )
     # and the new refresh token works again
-    assert _refresh(client, second)[0] == 200
+    assert refresh(client, second)[0] == 200
 
 
 @pytest.mark.parametrize(("body", "authenticated", "expected"), [
@@ -110,7 +68,7 @@ def test_refresh_with_garbage(
 
 
 def test_refresh_wrapper_errors_use_the_upstream_messages(client: TestClient, world: World) -> None:
-    token = str(_generate(client, world, {"email": EMAIL})["refresh_token"])
+    token = str(generate(client, world, {"email": EMAIL})["refresh_token"])
     raw = bytearray(base64.b64decode(token))
     raw[1:5] = (777).to_bytes(4, "big")
     response = client.post("/v2/token/refresh", content=base64.b64encode(bytes(raw)))
@@ -130,14 +88,14 @@ def test_refresh_after_expiry(world: World) -> None:
     now = [world.now_ms]
     app, _ = build_app(world, clock_ms=lambda: now[0])
     with TestClient(app) as client:
-        body = _generate(client, world, {"email": EMAIL})
+        body = generate(client, world, {"email": EMAIL})
         now[0] = int(body["refresh_expires"]) + 60_001  # type: ignore[call-overload]
         auth = {"Authorization": f"Bearer {world.keys['generator']}"}
-        assert _refresh(client, body, **auth) == (
+        assert refresh(client, body, **auth) == (
             400,
             {"status": "expired_token", "message": "Expired Token presented"},
         )
-        assert _refresh(client, body) == (
+        assert refresh(client, body) == (
             400,
             {"status": "error", "message": "Error refreshing token"},
         )
@@ -147,12 +105,12 @@ def test_refresh_keeps_the_raw_uid_and_refreshes_times(world: World) -> None:
     now = [world.now_ms]
     app, _ = build_app(world, clock_ms=lambda: now[0])
     with TestClient(app) as client:
-        first = _generate(client, world, {"email": EMAIL})
+        first = generate(client, world, {"email": EMAIL})
         now[0] += 200_000
-        second = _refresh(client, first)[1]["body"]  # type: ignore[index]
+        second = refresh(client, first)[1]["body"]  # type: ignore[index]
         old, new = (
-            _decode(client, str(first["advertising_token"])),
-            _decode(client, second["advertising_token"]),
+            decode(client, str(first["advertising_token"])),
+            decode(client, second["advertising_token"]),
         )
     assert new.raw_uid == old.raw_uid
     assert new.generated_ms == old.generated_ms + 200_000  # type: ignore[operator]
@@ -162,31 +120,31 @@ def test_refresh_keeps_the_raw_uid_and_refreshes_times(world: World) -> None:
 def test_refresh_for_an_opted_out_user_answers_optout_even_for_older_records(world: World) -> None:
     app, source = build_app(world)
     with TestClient(app) as client:
-        body = _generate(client, world, {"email": EMAIL})
+        body = generate(client, world, {"email": EMAIL})
         dii = hash_dii(EMAIL)
         source.add_optouts([OptOut(9, expected_flh(dii), expected_raw_uid(world, dii), 1)])
-        assert _refresh(client, body) == (200, {"status": "optout"})
+        assert refresh(client, body) == (200, {"status": "optout"})
 
 
 def test_refresh_optout_test_identity_generates_then_opts_out(
     client: TestClient, world: World
 ) -> None:
     for identity in ({"email": "refresh-optout@example.com"}, {"phone": "+00000000002"}):
-        body = _generate(client, world, identity)
-        assert _refresh(client, body) == (200, {"status": "optout"})
-    body = _generate(client, world, {"email": "validate@example.com"})
-    assert _refresh(client, body)[1]["status"] == "success"  # type: ignore[index]
+        body = generate(client, world, identity)
+        assert refresh(client, body) == (200, {"status": "optout"})
+    body = generate(client, world, {"email": "validate@example.com"})
+    assert refresh(client, body)[1]["status"] == "success"  # type: ignore[index]
 
 
 def test_refresh_without_active_keys_answers_500(world: World) -> None:
     app, source = build_app(world)
     with TestClient(app) as client:
-        body = _generate(client, world, {"email": EMAIL})
+        body = generate(client, world, {"email": EMAIL})
         keys = tuple(k for k in world.plane.keyset_keys if k.keyset_id not in (2, 10))
         source.replace(replace(world.plane, keyset_keys=keys))
         assert client.app.state.holder.poll_once()  # type: ignore[attr-defined]
         auth = {"Authorization": f"Bearer {world.keys['generator']}"}
-        status, answer = _refresh(client, body, **auth)
+        status, answer = refresh(client, body, **auth)
     assert (status, answer) == (
         500,
         {"status": "unknown", "message": "No active encryption key available"},
@@ -201,11 +159,11 @@ def test_a_refresh_token_from_another_scope_is_invalid(world: World) -> None:
     euid = make_world(world.now_s, IdentityScope.EUID)
     euid_app, _ = build_app(euid)
     with TestClient(euid_app) as client:
-        body = _generate(client, euid, {"email": EMAIL})
+        body = generate(client, euid, {"email": EMAIL})
     app, _ = build_app(world)
     with TestClient(app) as client:
         auth = {"Authorization": f"Bearer {world.keys['generator']}"}
-        assert _refresh(client, body, **auth) == (
+        assert refresh(client, body, **auth) == (
             400,
             {"status": "invalid_token", "message": "Invalid Token presented"},
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 from dataclasses import replace
 
-import orjson
 import pytest
 from operator_world import (
     PUBLISHER,
@@ -18,57 +17,18 @@ from operator_world import (
     expected_raw_uid,
     with_plane,
 )
+from token_helpers import (
+    EMAIL,
+    EXACTLY_ONE,
+    PHONE,
+    decode,
+    generate,
+    inner_refresh,
+)
 
 from uid2.core.dii import hash_dii
 from uid2.core.enums import IdentityType
-from uid2.core.refresh import (
-    RefreshTokenFields,
-    decode_refresh_token,
-    open_refresh_response,
-    unwrap_refresh_token,
-)
-from uid2.core.tokens import TokenFields, decode_token_fields
 from uid2.store.records import OptOut
-
-EMAIL = "test.user@example.com"
-PHONE = "+12345678909"
-EXACTLY_ONE = (
-    "Required Parameter Missing: exactly one of [email, email_hash, phone, phone_hash]"
-    " must be specified"
-)
-
-
-def _snapshot(client: TestClient):  # type: ignore[no-untyped-def]
-    return client.app.state.holder.current  # type: ignore[attr-defined]
-
-
-def _decode(client: TestClient, token: str) -> TokenFields:
-    fields = decode_token_fields(token, _snapshot(client).keyring)
-    assert isinstance(fields, TokenFields), fields
-    return fields
-
-
-def _inner_refresh(client: TestClient, wrapped: str) -> RefreshTokenFields:
-    keyring = _snapshot(client).keyring
-    unwrapped = unwrap_refresh_token(wrapped, keyring.get)
-    fields = decode_refresh_token(unwrapped.inner, keyring.get)  # type: ignore[union-attr]
-    assert isinstance(fields, RefreshTokenFields)
-    return fields
-
-
-def _generate(client: TestClient, world: World, identity: dict[str, str]) -> dict[str, object]:
-    return Caller(client, world, "generator").call("/v2/token/generate", identity)["body"]  # type: ignore[no-any-return]
-
-
-def _refresh(client: TestClient, body: dict[str, object], **headers: str) -> tuple[int, object]:
-    response = client.post("/v2/token/refresh", content=str(body["refresh_token"]), headers=headers)
-    if response.status_code != 200:
-        return response.status_code, response.json()
-    key = base64.b64decode(str(body["refresh_response_key"]))
-    binary = response.headers["content-type"] == "application/octet-stream"
-    plain = open_refresh_response(key, response.content if binary else response.text, binary=binary)
-    assert isinstance(plain, bytes)
-    return 200, orjson.loads(plain)
 
 
 @pytest.mark.parametrize(
@@ -96,14 +56,14 @@ def test_generate_returns_a_v4_token_for_the_callers_site(
     ]  # fmt: skip
     token = body["advertising_token"]
     assert token.startswith(prefix) and not set("=+/") & set(token)
-    fields = _decode(client, token)
+    fields = decode(client, token)
     dii = hash_dii(EMAIL if not phone else PHONE)
     assert fields.site_id == PUBLISHER
     assert fields.raw_uid == expected_raw_uid(world, dii)
     assert fields.privacy_bits == 1 and not fields.is_client_side_generated
     assert fields.site_key_id == 1004  # the publisher's default keyset (10)
     assert len(body["refresh_token"]) == 388
-    inner = _inner_refresh(client, body["refresh_token"])
+    inner = inner_refresh(client, body["refresh_token"])
     assert inner.site_id == PUBLISHER and inner.first_level_hash == expected_flh(dii)
     now = world.now_ms
     assert body["identity_expires"] == now + 259_200_000
@@ -216,7 +176,7 @@ def test_rotation_a_newer_key_of_the_default_keyset_wins(world: World) -> None:
         token = Caller(client, world, "generator").call("/v2/token/generate", {"email": EMAIL})[
             "body"
         ]
-        assert _decode(client, token["advertising_token"]).site_key_id == 2001
+        assert decode(client, token["advertising_token"]).site_key_id == 2001
 
 
 def test_disabling_the_default_keyset_falls_back_to_the_fallback_publisher_key(
@@ -230,7 +190,7 @@ def test_disabling_the_default_keyset_falls_back_to_the_fallback_publisher_key(
         body = Caller(client, world, "generator").call("/v2/token/generate", {"email": EMAIL})[
             "body"
         ]
-        fields = _decode(client, body["advertising_token"])
+        fields = decode(client, body["advertising_token"])
     assert fields.site_key_id == 1003 and fields.site_id == PUBLISHER  # keyset 2's key
 
 
@@ -263,7 +223,7 @@ def test_validate(
     check: dict[str, str],
     expected: bool,
 ) -> None:
-    token = _generate(client, world, token_identity)["advertising_token"]
+    token = generate(client, world, token_identity)["advertising_token"]
     answer = Caller(client, world, "generator").call(
         "/v2/token/validate", {"token": token, **check}
     )
@@ -271,7 +231,7 @@ def test_validate(
 
 
 def test_validate_refuses_other_sites_and_garbage(client: TestClient, world: World) -> None:
-    token = _generate(client, world, {"email": EMAIL})["advertising_token"]
+    token = generate(client, world, {"email": EMAIL})["advertising_token"]
     other = Caller(client, world, "other_generator")
     response = other.post("/v2/token/validate", {"token": token, "email": EMAIL})
     assert (response.status_code, response.json()) == (
@@ -320,6 +280,6 @@ def test_logout_without_a_sink_or_with_a_failing_one_is_a_plain_500(world: World
 
 
 def test_generated_identity_for_phone_type_is_phone(client: TestClient, world: World) -> None:
-    body = _generate(client, world, {"phone": PHONE})
-    assert _inner_refresh(client, str(body["refresh_token"])).identity_type is IdentityType.Phone
-    assert _decode(client, str(body["advertising_token"])).identity_type is IdentityType.Phone
+    body = generate(client, world, {"phone": PHONE})
+    assert inner_refresh(client, str(body["refresh_token"])).identity_type is IdentityType.Phone
+    assert decode(client, str(body["advertising_token"])).identity_type is IdentityType.Phone
