@@ -138,7 +138,9 @@ def test_our_legacy_client_and_theirs_agree() -> None:
 
 def _statuses(token: str, response: str | None, now: datetime | None = None) -> tuple[str, str]:
     ours, theirs = both_bidstream(response)
-    at = now or datetime.now(UTC)
+    # NOW, not the wall clock: the cases are built around NOW, and in a long run the wall clock
+    # can be minutes past it (a "31 minutes ahead" token would then be within the skew)
+    at = now or NOW
     mine = ours._decrypt_token_into_raw_uid(token, None, at).status.value
     try:
         official_status = theirs._decrypt_token_into_raw_uid(token, None, at).status.value
