@@ -65,10 +65,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_operator(home: Path, port: int) -> subprocess.Popen[bytes]:
+def _start_operator(home: Path, port: int, workers: int = 2) -> subprocess.Popen[bytes]:
     env = {**os.environ, "UID2_HOME": str(home), "UID2_OPERATOR_ENABLE_NOOP_ENDPOINT": "true"}
     server = subprocess.Popen(
-        [UID2, "serve", "operator", "--port", str(port), "--workers", "2"],
+        [UID2, "serve", "operator", "--port", str(port), "--workers", str(workers)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 60

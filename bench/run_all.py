@@ -15,6 +15,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
     ("SDK vs uid2-client 2.9.0", "sdk_vs_official.py"),
     ("Operator endpoints vs a no-op endpoint (2 workers, wrk on loopback)", "operator_load.py"),
+    ("Opt-out propagation to two operator processes", "optout_propagation.py"),
 ]
 
 
