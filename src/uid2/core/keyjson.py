@@ -28,16 +28,6 @@ class KeyParseStatus(Enum):
     INVALID_FIELD = "key response header field has the wrong type"
 
 
-_OPTIONAL_INT_FIELDS = (
-    "caller_site_id",
-    "master_keyset_id",
-    "default_keyset_id",
-    "token_expiry_seconds",
-    "max_sharing_lifetime_seconds",
-    "max_bidstream_lifetime_seconds",
-)
-
-
 def _as_int(value: object) -> int | None:
     if isinstance(value, bool):
         return None
@@ -126,10 +116,18 @@ def parse_key_response(document: str | bytes | Mapping[str, Any]) -> Keyring:
     raw_keys = body.get("keys")
     if not isinstance(raw_keys, list):
         raise KeyParseError(KeyParseStatus.MISSING_KEYS)
-    header: dict[str, object] = {name: _header_int(body, name) for name in _OPTIONAL_INT_FIELDS}
     skew = _header_int(body, "allow_clock_skew_seconds")
-    header["allow_clock_skew_seconds"] = DEFAULT_ALLOW_CLOCK_SKEW_SECONDS if skew is None else skew
-    scope = body.get("identity_scope")
-    header["identity_scope"] = IdentityScope.EUID if scope == "EUID" else IdentityScope.UID2
-    header["site_data"] = _parse_site_data(body.get("site_data"))
-    return make_keyring((parse_key(k) for k in raw_keys), **header)
+    return make_keyring(
+        (parse_key(k) for k in raw_keys),
+        identity_scope=IdentityScope.EUID
+        if body.get("identity_scope") == "EUID"
+        else IdentityScope.UID2,
+        caller_site_id=_header_int(body, "caller_site_id"),
+        master_keyset_id=_header_int(body, "master_keyset_id"),
+        default_keyset_id=_header_int(body, "default_keyset_id"),
+        token_expiry_seconds=_header_int(body, "token_expiry_seconds"),
+        max_sharing_lifetime_seconds=_header_int(body, "max_sharing_lifetime_seconds"),
+        max_bidstream_lifetime_seconds=_header_int(body, "max_bidstream_lifetime_seconds"),
+        allow_clock_skew_seconds=DEFAULT_ALLOW_CLOCK_SKEW_SECONDS if skew is None else skew,
+        site_data=_parse_site_data(body.get("site_data")),
+    )

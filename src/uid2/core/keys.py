@@ -124,18 +124,33 @@ class Keyring:
         return self.active_keyset_key(self.default_keyset_id, now_ms)
 
 
-def make_keyring(keys: Iterable[Key], **header: object) -> Keyring:
-    """Build a :class:`Keyring` from keys and header fields (the ``Keyring`` field names)."""
+def make_keyring(
+    keys: Iterable[Key],
+    *,
+    identity_scope: IdentityScope = IdentityScope.UID2,
+    caller_site_id: int | None = None,
+    master_keyset_id: int | None = None,
+    default_keyset_id: int | None = None,
+    token_expiry_seconds: int | None = None,
+    max_sharing_lifetime_seconds: int | None = None,
+    max_bidstream_lifetime_seconds: int | None = None,
+    allow_clock_skew_seconds: int = DEFAULT_ALLOW_CLOCK_SKEW_SECONDS,
+    site_data: Mapping[int, frozenset[str]] | None = None,
+) -> Keyring:
+    """Build a :class:`Keyring` from keys and the header fields of a key response."""
     key_list = list(keys)
-    by_id = MappingProxyType({k.key_id: k for k in key_list})
-    by_site = _index((k for k in key_list if k.site_id > 0), "site_id")
-    latest = max((k.expires * 1000 for k in key_list), default=-1)
-    site_data = header.pop("site_data", None) or {}
     return Keyring(
-        keys=by_id,
+        keys=MappingProxyType({k.key_id: k for k in key_list}),
+        identity_scope=identity_scope,
+        caller_site_id=caller_site_id,
+        master_keyset_id=master_keyset_id,
+        default_keyset_id=default_keyset_id,
+        token_expiry_seconds=token_expiry_seconds,
+        max_sharing_lifetime_seconds=max_sharing_lifetime_seconds,
+        max_bidstream_lifetime_seconds=max_bidstream_lifetime_seconds,
+        allow_clock_skew_seconds=allow_clock_skew_seconds,
+        site_data=MappingProxyType(dict(site_data or {})),
         by_keyset=_index(key_list, "keyset_id"),
-        by_site=by_site,
-        latest_expiry_ms=latest,
-        site_data=MappingProxyType(dict(site_data)),  # type: ignore[call-overload]
-        **header,  # type: ignore[arg-type]
+        by_site=_index((k for k in key_list if k.site_id > 0), "site_id"),
+        latest_expiry_ms=max((k.expires * 1000 for k in key_list), default=-1),
     )
