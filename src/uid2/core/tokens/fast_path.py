@@ -19,7 +19,12 @@ from uid2.core.encoding import b64decode_any, b64decode_strict
 from uid2.core.enums import AdvertisingTokenVersion, ClientType, DecryptionStatus
 from uid2.core.keys import Keyring
 from uid2.core.tokens import v2
-from uid2.core.tokens.fields import PRIVACY_CSTG, SCOPE_AND_TYPE_BY_BYTE0, SCOPE_TYPE_MASK
+from uid2.core.tokens.fields import (
+    PRIVACY_CSTG,
+    RAW_UID_SIZES,
+    SCOPE_AND_TYPE_BY_BYTE0,
+    SCOPE_TYPE_MASK,
+)
 from uid2.core.tokens.gcm_token import GCM_VERSIONS, HEADER, MASTER_HEAD, MIN_TOKEN, SITE_HEAD
 from uid2.core.tokens.result import DecryptResult, b64, has_valid_lifetime, make_result
 
@@ -70,10 +75,9 @@ def try_fast_decrypt(
         return None
     raw_uid = site[_RAW_UID_AT:]
     scope, identity_type = SCOPE_AND_TYPE_BY_BYTE0[byte0]
-    if len(raw_uid) == 33:
-        if (raw_uid[0] ^ byte0) & SCOPE_TYPE_MASK:
-            return None
-    elif len(raw_uid) != 32:
+    if len(raw_uid) not in RAW_UID_SIZES or (
+        len(raw_uid) == 33 and (raw_uid[0] ^ byte0) & SCOPE_TYPE_MASK
+    ):
         return None
     site_id, _, _, privacy, established, _ = SITE_HEAD.unpack_from(site)
     if (
@@ -111,7 +115,7 @@ def _try_v2(
     if (
         len(identity) != tail_at + v2.IDENTITY_TAIL.size
         or raw_uid is None
-        or len(raw_uid) not in (32, 33)
+        or len(raw_uid) not in RAW_UID_SIZES
     ):
         return None
     privacy, established = v2.IDENTITY_TAIL.unpack_from(identity, tail_at)

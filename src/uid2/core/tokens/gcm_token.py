@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 
-from uid2.core.aead import GCM_NONCE_SIZE, GCM_TAG_SIZE, cipher_for, gcm_open
+from uid2.core.aead import GCM_NONCE_SIZE, GCM_TAG_SIZE, gcm_open, gcm_seal
 from uid2.core.enums import AdvertisingTokenVersion, DecryptionStatus
 from uid2.core.keys import Keyring
 from uid2.core.tokens.fields import (
@@ -142,15 +142,8 @@ def seal_payloads(
 ) -> bytes:
     """The token bytes: the site payload sealed inside the master payload."""
     header, master_head, site_payload = payloads
-    if len(master_nonce) != GCM_NONCE_SIZE or len(site_nonce) != GCM_NONCE_SIZE:
-        raise ValueError("GCM nonces must be 12 bytes")
-    sealed_site = site_nonce + cipher_for(site_secret).encrypt(site_nonce, site_payload, None)
-    master_payload = master_head + sealed_site
-    return (
-        header
-        + master_nonce
-        + cipher_for(master_secret).encrypt(master_nonce, master_payload, None)
-    )
+    master_payload = master_head + gcm_seal(site_secret, site_nonce, site_payload)
+    return header + gcm_seal(master_secret, master_nonce, master_payload)
 
 
 def encode_bytes(

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from uid2.core.aead import GCM_NONCE_SIZE
-from uid2.core.encoding import b64decode_any, b64decode_strict, b64url_encode
+from uid2.core.encoding import b64decode_any, b64url_encode
 from uid2.core.enums import (
     AdvertisingTokenVersion,
     EncryptionStatus,
@@ -53,10 +53,7 @@ def raw_uid_identity(
     raw_uid_b64: object, scope: IdentityScope
 ) -> tuple[bytes, IdentityType] | None:
     """Decode a raw UID and read its type; ``None`` if it is not a usable raw UID."""
-    if not isinstance(raw_uid_b64, str):
-        return None
-    # Raw UIDs are standard base64; the other alphabet is accepted too, as the SDK does.
-    raw = b64decode_strict(raw_uid_b64) or b64decode_any(raw_uid_b64)
+    raw = b64decode_any(raw_uid_b64) if isinstance(raw_uid_b64, str) else None
     if raw is None or len(raw) not in RAW_UID_SIZES:
         return None
     if len(raw) == 32:
@@ -105,7 +102,7 @@ def encrypt_raw_uid(
         raise ValueError("master_nonce and site_nonce must be 12 bytes")
     if keyring is None:
         return EncryptResult(_E.NOT_INITIALIZED)
-    if keyring.latest_expiry_ms <= now_ms:  # keyring.is_valid(now_ms), inlined
+    if not keyring.is_valid(now_ms):
         return EncryptResult(_E.KEYS_NOT_SYNCED)
     keys = _pick_keys(keyring, keyset_id, now_ms)
     if isinstance(keys, EncryptionStatus):
