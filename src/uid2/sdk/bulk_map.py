@@ -18,6 +18,8 @@ from enum import Enum
 from itertools import islice
 from typing import IO
 
+from uid2.core.dii import normalize_and_hash_email, normalize_and_hash_phone
+from uid2.core.enums import IdentityType
 from uid2.sdk.identity_map import IdentityMapClient, IdentityMapV3Client
 from uid2.sdk.identity_map_results import MappedIdentityV3
 from uid2.sdk.inputs import IdentityMapInput, IdentityMapV3Input
@@ -125,44 +127,58 @@ def v3_mapper(client: IdentityMapV3Client) -> Mapper:
     return map_batch
 
 
-_V2_INPUTS: dict[DiiColumn, Callable[[list[str]], IdentityMapInput]] = {
-    DiiColumn.EMAIL: IdentityMapInput.from_emails,
-    DiiColumn.PHONE: IdentityMapInput.from_phones,
-    DiiColumn.EMAIL_HASH: IdentityMapInput.from_hashed_emails,
-    DiiColumn.PHONE_HASH: IdentityMapInput.from_hashed_phones,
+# v2 takes one identity type per request: rows are hashed here, once, and sent as hashes
+_V2_TYPES: dict[DiiColumn, tuple[IdentityType, Callable[[str], str] | None]] = {
+    DiiColumn.EMAIL: (IdentityType.Email, normalize_and_hash_email),
+    DiiColumn.EMAIL_HASH: (IdentityType.Email, None),
+    DiiColumn.PHONE: (IdentityType.Phone, normalize_and_hash_phone),
+    DiiColumn.PHONE_HASH: (IdentityType.Phone, None),
+}
+_V2_INPUTS: dict[IdentityType, Callable[[list[str]], IdentityMapInput]] = {
+    IdentityType.Email: IdentityMapInput.from_hashed_emails,
+    IdentityType.Phone: IdentityMapInput.from_hashed_phones,
 }
 
 
-def v2_mapper(client: IdentityMapClient) -> Mapper:
-    """``/v2/identity/map`` (one request per input kind in the batch): raw UID2 + bucket id."""
+def _v2_hash(row: InputRow) -> str | None:
+    """The hash v2 sends for a row; None if the email or phone is not valid."""
+    hasher = _V2_TYPES[row.kind][1]
+    if hasher is None:
+        return row.value
+    try:
+        return hasher(row.value)
+    except ValueError:
+        return None
 
-    def map_kind(kind: DiiColumn, rows: list[InputRow]) -> dict[str, OutputRow]:
-        valid = [r.value for r in rows if _is_valid(r)]
-        response = client.generate_identity_map(_V2_INPUTS[kind](valid)) if valid else None
-        results: dict[str, OutputRow] = {}
-        for row in rows:
-            hit = response.mapped_identities.get(row.value) if response else None
-            miss = response.unmapped_identities.get(row.value) if response else None
+
+def v2_mapper(client: IdentityMapClient) -> Mapper:
+    """``/v2/identity/map`` (one request per identity type in the batch): raw UID2 + bucket id."""
+
+    def map_type(identity_type: IdentityType, rows: list[InputRow]) -> list[OutputRow]:
+        hashes = [_v2_hash(row) for row in rows]
+        sent = [h for h in hashes if h is not None]
+        response = client.generate_identity_map(_V2_INPUTS[identity_type](sent)) if sent else None
+        results = []
+        for row, hashed in zip(rows, hashes, strict=True):
+            hit = response.mapped_identities.get(hashed) if response and hashed else None
+            miss = response.unmapped_identities.get(hashed) if response and hashed else None
             if hit is not None:
-                results[row.value] = OutputRow(row, hit.get_raw_uid(), hit.get_bucket_id())
+                results.append(OutputRow(row, hit.get_raw_uid(), hit.get_bucket_id()))
             else:
                 reason = miss.get_reason() if miss else "invalid identifier"
-                results[row.value] = OutputRow(row, unmapped_reason=reason)
+                results.append(OutputRow(row, unmapped_reason=reason))
         return results
 
     def map_batch(rows: list[InputRow]) -> list[OutputRow]:
-        by_kind: dict[DiiColumn, dict[str, OutputRow]] = {}
-        for kind in DiiColumn:
-            of_kind = [r for r in rows if r.kind is kind]
-            if of_kind:
-                by_kind[kind] = map_kind(kind, of_kind)
-        return [by_kind[row.kind][row.value] for row in rows]
+        by_row: dict[int, OutputRow] = {}
+        for identity_type in _V2_INPUTS:
+            indexes = [i for i, r in enumerate(rows) if _V2_TYPES[r.kind][0] is identity_type]
+            if indexes:
+                mapped = map_type(identity_type, [rows[i] for i in indexes])
+                by_row.update(zip(indexes, mapped, strict=True))
+        return [by_row[i] for i in range(len(rows))]
 
     return map_batch
-
-
-def _is_valid(row: InputRow) -> bool:
-    return _add(IdentityMapV3Input(), row)
 
 
 def _result(
