@@ -15,8 +15,6 @@ Two parts are shared between snapshots on purpose:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -26,10 +24,11 @@ from typing import TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from uid2.admin.apikeys import api_key_matches
 from uid2.admin.sharing import effective_allowed_sites
 from uid2.core.cstg import parse_private_key_string
 from uid2.core.dii import hash_dii
-from uid2.core.encoding import b64decode_strict, b64encode
+from uid2.core.encoding import b64encode
 from uid2.core.enums import IdentityScope, IdentityType
 from uid2.core.keys import Key, Keyring, make_keyring
 from uid2.core.rawuid import first_level_hash
@@ -233,7 +232,7 @@ class Snapshot:
             # upstream does. Only such records are tried, so garbage keys cost nothing here.
             candidates = self.legacy_api_keys
         for candidate in candidates:
-            if _key_matches(key, candidate):
+            if api_key_matches(key, candidate):
                 return candidate
         return None
 
@@ -287,14 +286,6 @@ def _bearer_key(authorization: str | None) -> str | None:
         return None
     key = value[len(_BEARER) :].strip()
     return key or None
-
-
-def _key_matches(key: str, record: ApiKey) -> bool:
-    salt = b64decode_strict(record.key_salt)
-    if salt is None:
-        return False
-    digest = b64encode(hashlib.sha512(salt + key.encode("utf-8")).digest())
-    return hmac.compare_digest(digest, record.key_hash)
 
 
 # ---------------------------------------------------------------------------- building
