@@ -124,7 +124,7 @@ def create_api_key(cmd: CreateApiKey, uow: SqlAlchemyUnitOfWork, ctx: Context) -
         )
         uow.api_keys.add(record)
         stores = [StoreName.CLIENT_KEYS, *_ensure_keyset(uow, ctx, site, cmd.roles)]
-        journal(uow, ctx, "apikey.create", key_id, _details(record), stores)
+        journal(uow, ctx, "apikey.create", key_id, _details(record), stores, site_id=site.site_id)
         uow.commit()
     return CreatedApiKey(key_id, site.site_id, key, b64encode(secret), cmd.roles, name)
 
@@ -136,6 +136,17 @@ def _details(record: ApiKey) -> dict[str, object]:
         "roles": sorted(r.value for r in record.roles),
         "disabled": record.disabled,
     }
+
+
+def _journal(
+    uow: SqlAlchemyUnitOfWork,
+    ctx: Context,
+    action: str,
+    record: ApiKey,
+    stores: list[StoreName],
+) -> None:
+    details = _details(record)
+    journal(uow, ctx, action, record.key_id, details, stores, site_id=record.site_id)
 
 
 def _require_key(uow: SqlAlchemyUnitOfWork, key_id: str) -> ApiKey:
@@ -153,7 +164,7 @@ def rename_api_key(cmd: RenameApiKey, uow: SqlAlchemyUnitOfWork, ctx: Context) -
             _check_name_free(uow, record.site_id, name)
         record = replace(record, name=name, contact=name)
         uow.api_keys.save(record)
-        journal(uow, ctx, "apikey.rename", record.key_id, _details(record), [StoreName.CLIENT_KEYS])
+        _journal(uow, ctx, "apikey.rename", record, [StoreName.CLIENT_KEYS])
         uow.commit()
     return record
 
@@ -166,7 +177,7 @@ def set_api_key_roles(cmd: SetApiKeyRoles, uow: SqlAlchemyUnitOfWork, ctx: Conte
         uow.api_keys.save(record)
         site = require_site(uow, record.site_id)
         stores = [StoreName.CLIENT_KEYS, *_ensure_keyset(uow, ctx, site, cmd.roles)]
-        journal(uow, ctx, "apikey.set_roles", record.key_id, _details(record), stores)
+        _journal(uow, ctx, "apikey.set_roles", record, stores)
         uow.commit()
     return record
 
@@ -175,9 +186,7 @@ def disable_api_key(cmd: DisableApiKey, uow: SqlAlchemyUnitOfWork, ctx: Context)
     with uow:
         record = replace(_require_key(uow, cmd.key_id), disabled=True)
         uow.api_keys.save(record)
-        journal(
-            uow, ctx, "apikey.disable", record.key_id, _details(record), [StoreName.CLIENT_KEYS]
-        )
+        _journal(uow, ctx, "apikey.disable", record, [StoreName.CLIENT_KEYS])
         uow.commit()
     return record
 

@@ -44,8 +44,13 @@ def journal(
     target: str,
     details: Mapping[str, object],
     stores: Iterable[StoreName],
+    *,
+    site_id: int | None = None,
 ) -> None:
-    """Write the audit row and bump the versions of ``stores``: the tail of every write."""
+    """Write the audit row and bump the versions of ``stores``: the tail of every write.
+
+    ``site_id`` names the participant the change concerns, whose own audit trail shows it.
+    """
     text = json.dumps(details, sort_keys=True, separators=(",", ":"))
-    uow.audit.add(AuditEntry(ctx.now_ms, ctx.actor, action, target, text))
+    uow.audit.add(AuditEntry(ctx.now_ms, ctx.actor, action, target, text, site_id))
     uow.versions.bump(stores, ctx.now_ms)

@@ -77,17 +77,21 @@ def create_cstg_keypair(
         if ensure_default_keyset(uow, ctx, site, open_acl=True) is not None:
             stores += [StoreName.KEYSETS, StoreName.KEYSET_KEYS]
         details = {"site_id": site.site_id, "name": name}
-        journal(uow, ctx, "cstg.create", subscription_id, details, stores)
+        journal(uow, ctx, "cstg.create", subscription_id, details, stores, site_id=site.site_id)
         uow.commit()
     return CreatedCstgKeypair(subscription_id, site.site_id, pair.public_key, name)
 
 
 def disable_cstg_keypair(cmd: DisableCstgKeypair, uow: SqlAlchemyUnitOfWork, ctx: Context) -> None:
     with uow:
-        if not uow.cstg_keypairs.set_disabled(cmd.subscription_id, True):
+        keypair = uow.cstg_keypairs.get(cmd.subscription_id)
+        if keypair is None:
             raise AdminError(
                 AdminErrorCode.UNKNOWN_KEYPAIR, f"unknown subscription id {cmd.subscription_id!r}"
             )
+        uow.cstg_keypairs.set_disabled(cmd.subscription_id, True)
         stores = [StoreName.CLIENT_SIDE_KEYPAIRS]
-        journal(uow, ctx, "cstg.disable", cmd.subscription_id, {"disabled": True}, stores)
+        details = {"disabled": True}
+        site_id = keypair.site_id
+        journal(uow, ctx, "cstg.disable", cmd.subscription_id, details, stores, site_id=site_id)
         uow.commit()

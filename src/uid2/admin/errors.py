@@ -28,6 +28,14 @@ class AdminErrorCode(Enum):
     UNKNOWN_KEYPAIR = "unknown_keypair"
     NO_KEYSET = "no_keyset"
     BAD_IDENTITY = "bad_identity"
+    BAD_EMAIL = "bad_email"
+    BAD_PASSWORD = "bad_password"
+    BAD_CREDENTIALS = "bad_credentials"
+    LOCKED_OUT = "locked_out"
+    BAD_LINK = "bad_link"
+    UNKNOWN_USER = "unknown_user"
+    ALREADY_MEMBER = "already_member"
+    NOT_ALLOWED = "not_allowed"  # a guard refused (removing yourself, the last Admin, ...)
 
 
 class AdminError(Exception):

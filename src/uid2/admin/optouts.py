@@ -31,7 +31,7 @@ class OptOutRecorded:
     created_s: int
 
 
-def _dii_hash(cmd: RecordOptOut) -> bytes:
+def dii_hash(cmd: RecordOptOut) -> bytes:
     try:
         if cmd.identity_type is IdentityType.Email:
             hashed = normalize_and_hash_email(cmd.value)
@@ -45,13 +45,13 @@ def _dii_hash(cmd: RecordOptOut) -> bytes:
 
 
 def record_optout(cmd: RecordOptOut, uow: SqlAlchemyUnitOfWork, ctx: Context) -> OptOutRecorded:
-    dii_hash = _dii_hash(cmd)
+    hashed = dii_hash(cmd)
     with uow:
         info = require_info(uow)
         config = uow.salts.get_config()
         if config is None:
             raise AdminError(AdminErrorCode.NOT_INITIALIZED, "the store has no salts; run init")
-        flh = first_level_hash(dii_hash, config.first_level_salt)
+        flh = first_level_hash(hashed, config.first_level_salt)
         bucket = uow.salts.get_bucket(bucket_index(flh, config.bucket_count))
         if bucket is None:
             raise AdminError(AdminErrorCode.NOT_INITIALIZED, "the salt buckets are incomplete")

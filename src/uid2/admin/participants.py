@@ -39,6 +39,16 @@ class SetParticipantTypes:
 
 
 @dataclass(frozen=True, slots=True)
+class EditParticipant:
+    """Several fields in one transaction; None leaves a field as it is."""
+
+    site_id: int
+    name: str | None = None
+    types: frozenset[ParticipantType] | None = None
+    enabled: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SetDomainNames:
     site_id: int
     domain_names: tuple[str, ...]
@@ -76,9 +86,8 @@ def create_participant(cmd: CreateParticipant, uow: SqlAlchemyUnitOfWork, ctx: C
             raise AdminError(AdminErrorCode.DUPLICATE_NAME, f"participant {name!r} already exists")
         site = Site(uow.sites.next_id(), name, types, domains, apps, True, ctx.now_s)
         uow.sites.add(site)
-        journal(
-            uow, ctx, "participant.create", f"site:{site.site_id}", _details(site), _SITE_STORES
-        )
+        target, details = f"site:{site.site_id}", _details(site)
+        journal(uow, ctx, "participant.create", target, details, _SITE_STORES, site_id=site.site_id)
         uow.commit()
     return site
 
@@ -97,9 +106,14 @@ def _update(
     uow: SqlAlchemyUnitOfWork, ctx: Context, site_id: int, action: str, **changes: object
 ) -> Site:
     with uow:
-        site = replace(require_site(uow, site_id), **changes)  # type: ignore[arg-type]
+        site = require_site(uow, site_id)
+        name = changes.get("name", site.name)
+        if name != site.name and uow.sites.get_by_name(str(name)) is not None:
+            raise AdminError(AdminErrorCode.DUPLICATE_NAME, f"participant {name!r} already exists")
+        site = replace(site, **changes)  # type: ignore[arg-type]
         uow.sites.save(site)
-        journal(uow, ctx, action, f"site:{site_id}", _details(site), _SITE_STORES)
+        target, details = f"site:{site_id}", _details(site)
+        journal(uow, ctx, action, target, details, _SITE_STORES, site_id=site_id)
         uow.commit()
     return site
 
@@ -116,6 +130,17 @@ def set_participant_types(
 ) -> Site:
     types = _require_types(cmd.types)
     return _update(uow, ctx, cmd.site_id, "participant.set_types", types=types)
+
+
+def edit_participant(cmd: EditParticipant, uow: SqlAlchemyUnitOfWork, ctx: Context) -> Site:
+    changes: dict[str, object] = {}
+    if cmd.name is not None:
+        changes["name"] = parse_name(cmd.name, "participant name")
+    if cmd.types is not None:
+        changes["types"] = _require_types(cmd.types)
+    if cmd.enabled is not None:
+        changes["enabled"] = cmd.enabled
+    return _update(uow, ctx, cmd.site_id, "participant.edit", **changes)
 
 
 def set_domain_names(cmd: SetDomainNames, uow: SqlAlchemyUnitOfWork, ctx: Context) -> Site:

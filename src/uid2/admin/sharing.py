@@ -58,18 +58,51 @@ def _explicit(keyset: Keyset) -> Keyset:
     )
 
 
-def apply_change(keyset: Keyset, cmd: ChangeSharing) -> Keyset:
+@dataclass(frozen=True, slots=True)
+class UpdateSharing:
+    """The portal's edits, in one transaction: add and remove sites, and/or set the types."""
+
+    site_id: int
+    add_sites: frozenset[int] = frozenset()
+    remove_sites: frozenset[int] = frozenset()
+    types: frozenset[ParticipantType] | None = None  # None leaves the types as they are
+
+
+# What a sender of each type usually shares with (portal-and-sharing §2.3 f).
+RECOMMENDED_TYPES: dict[ParticipantType, frozenset[ParticipantType]] = {
+    ParticipantType.PUBLISHER: frozenset({ParticipantType.DSP}),
+    ParticipantType.ADVERTISER: frozenset({ParticipantType.DSP, ParticipantType.DATA_PROVIDER}),
+    ParticipantType.DSP: frozenset({ParticipantType.ADVERTISER, ParticipantType.DATA_PROVIDER}),
+    ParticipantType.DATA_PROVIDER: frozenset(
+        {ParticipantType.PUBLISHER, ParticipantType.ADVERTISER, ParticipantType.DSP}
+    ),
+}
+
+
+def recommended_types(types: frozenset[ParticipantType]) -> frozenset[ParticipantType]:
+    return frozenset().union(*(RECOMMENDED_TYPES[t] for t in types))
+
+
+def apply_update(keyset: Keyset, cmd: UpdateSharing) -> Keyset:
     """The keyset after ``cmd`` (pure); the same object when nothing changes."""
     explicit = _explicit(keyset)
-    sites = set(explicit.allowed_sites or ())
-    types = set(explicit.allowed_types)
-    if cmd.to_site_id is not None:
-        (sites.add if cmd.grant else sites.discard)(cmd.to_site_id)
-    if cmd.to_type is not None:
-        (types.add if cmd.grant else types.discard)(cmd.to_type)
+    sites = (set(explicit.allowed_sites or ()) | cmd.add_sites) - cmd.remove_sites
+    types = explicit.allowed_types if cmd.types is None else cmd.types
     if frozenset(sites) == explicit.allowed_sites and types == explicit.allowed_types:
         return keyset
     return replace(explicit, allowed_sites=frozenset(sites), allowed_types=frozenset(types))
+
+
+def apply_change(keyset: Keyset, cmd: ChangeSharing) -> Keyset:
+    """The keyset after ``cmd`` (pure); the same object when nothing changes."""
+    sites = frozenset() if cmd.to_site_id is None else frozenset({cmd.to_site_id})
+    types = None
+    if cmd.to_type is not None:
+        current = _explicit(keyset).allowed_types
+        types = current | {cmd.to_type} if cmd.grant else current - {cmd.to_type}
+    if cmd.grant:
+        return apply_update(keyset, UpdateSharing(cmd.site_id, add_sites=sites, types=types))
+    return apply_update(keyset, UpdateSharing(cmd.site_id, remove_sites=sites, types=types))
 
 
 def _check_target(uow: SqlAlchemyUnitOfWork, cmd: ChangeSharing) -> str:
@@ -84,22 +117,51 @@ def _check_target(uow: SqlAlchemyUnitOfWork, cmd: ChangeSharing) -> str:
     return f"site:{cmd.to_site_id}"
 
 
+def require_keyset(uow: SqlAlchemyUnitOfWork, site_id: int) -> Keyset:
+    keyset = uow.keysets.default_for_site(site_id)
+    if keyset is None:
+        raise AdminError(
+            AdminErrorCode.NO_KEYSET,
+            f"site {site_id} has no keyset yet: create an API key or a client-side key first",
+        )
+    return keyset
+
+
+def update_sharing(cmd: UpdateSharing, uow: SqlAlchemyUnitOfWork, ctx: Context) -> SharingResult:
+    with uow:
+        require_site(uow, cmd.site_id)
+        for site_id in sorted(cmd.add_sites):
+            _check_target(uow, ChangeSharing(cmd.site_id, True, to_site_id=site_id))
+        keyset = require_keyset(uow, cmd.site_id)
+        updated = apply_update(keyset, cmd)
+        if updated is not keyset:
+            uow.keysets.save_acl(updated)
+            details = {
+                "keyset_id": keyset.keyset_id,
+                "added_sites": sorted(cmd.add_sites),
+                "removed_sites": sorted(cmd.remove_sites),
+                "types": sorted(t.value for t in updated.allowed_types),
+            }
+            target, stores = f"site:{cmd.site_id}", [StoreName.KEYSETS]
+            journal(uow, ctx, "share.update", target, details, stores, site_id=cmd.site_id)
+            uow.commit()
+    return SharingResult(
+        updated.keyset_id, updated is not keyset, updated.allowed_sites, updated.allowed_types
+    )
+
+
 def change_sharing(cmd: ChangeSharing, uow: SqlAlchemyUnitOfWork, ctx: Context) -> SharingResult:
     with uow:
         require_site(uow, cmd.site_id)
         target = _check_target(uow, cmd)
-        keyset = uow.keysets.default_for_site(cmd.site_id)
-        if keyset is None:
-            raise AdminError(
-                AdminErrorCode.NO_KEYSET,
-                f"site {cmd.site_id} has no keyset yet: create an API key or CSTG key first",
-            )
+        keyset = require_keyset(uow, cmd.site_id)
         updated = apply_change(keyset, cmd)
         if updated is not keyset:
             uow.keysets.save_acl(updated)
             action = "share.grant" if cmd.grant else "share.revoke"
             details = {"keyset_id": keyset.keyset_id, "to": target}
-            journal(uow, ctx, action, f"site:{cmd.site_id}", details, [StoreName.KEYSETS])
+            target, stores = f"site:{cmd.site_id}", [StoreName.KEYSETS]
+            journal(uow, ctx, action, target, details, stores, site_id=cmd.site_id)
             uow.commit()
     return SharingResult(
         updated.keyset_id, updated is not keyset, updated.allowed_sites, updated.allowed_types
@@ -130,3 +192,22 @@ def list_keysets(uow: SqlAlchemyUnitOfWork, ctx: Context) -> list[KeysetListing]
                 )
             )
         return listings
+
+
+@dataclass(frozen=True, slots=True)
+class SharingOverview:
+    keyset: Keyset | None  # None: the site has no keyset yet (no API key or client-side key)
+    readers: frozenset[int] | None  # sites that can decrypt; None: every ID_READER
+    recommended_types: frozenset[ParticipantType]
+
+
+def sharing_overview(uow: SqlAlchemyUnitOfWork, site_id: int) -> SharingOverview:
+    with uow:
+        site = require_site(uow, site_id)
+        keyset = uow.keysets.default_for_site(site_id)
+        readers = None if keyset is None else effective_allowed_sites(keyset, uow.sites.ids_of_type)
+    if keyset is None:
+        readers = frozenset()
+    elif readers is not None:
+        readers = readers - {site_id}
+    return SharingOverview(keyset, readers, recommended_types(site.types))

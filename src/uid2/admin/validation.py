@@ -42,6 +42,20 @@ def parse_roles(texts: Iterable[str]) -> frozenset[Role]:
     return roles
 
 
+# API-key roles a participant of each type may hold (portal-and-sharing §2.3 d): bidders read
+# bidstream keys, senders generate or encrypt, data holders map. OPTOUT is for the platform only.
+ROLES_BY_TYPE: dict[ParticipantType, frozenset[Role]] = {
+    ParticipantType.PUBLISHER: frozenset({Role.GENERATOR, Role.SHARER}),
+    ParticipantType.ADVERTISER: frozenset({Role.GENERATOR, Role.MAPPER, Role.SHARER}),
+    ParticipantType.DSP: frozenset({Role.ID_READER, Role.SHARER}),
+    ParticipantType.DATA_PROVIDER: frozenset({Role.GENERATOR, Role.MAPPER, Role.SHARER}),
+}
+
+
+def roles_allowed_for(types: Iterable[ParticipantType]) -> frozenset[Role]:
+    return frozenset().union(*(ROLES_BY_TYPE[t] for t in types))
+
+
 def parse_type(text: str) -> ParticipantType:
     try:
         return ParticipantType(text.strip().lower())

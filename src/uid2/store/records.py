@@ -152,6 +152,61 @@ class AuditEntry:
     action: str
     target: str
     details: str  # JSON, never a secret
+    site_id: int | None = None  # the participant the change concerns, for its own trail
+    seq: int = 0  # assigned by the store
+
+
+class MemberRole(Enum):
+    """A portal user's role in one participant (portal-and-sharing §2.2)."""
+
+    ADMIN = "admin"
+    OPERATIONS = "operations"
+
+
+class TokenPurpose(Enum):
+    INVITE = "invite"
+    RESET = "reset"
+
+
+@dataclass(frozen=True, slots=True)
+class PortalUser:
+    user_id: int
+    email: str  # lower-cased
+    password_hash: str | None = field(repr=False)  # None until an invite link is used
+    platform_admin: bool
+    disabled: bool
+    failed_logins: int
+    locked_until_ms: int
+    created_ms: int
+
+    @property
+    def pending(self) -> bool:
+        return self.password_hash is None
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    user_id: int
+    site_id: int
+    role: MemberRole
+
+
+@dataclass(frozen=True, slots=True)
+class PortalSession:
+    session_hash: str  # hex SHA-256 of the cookie's token
+    user_id: int
+    created_ms: int
+    expires_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class OneTimeToken:
+    token_hash: str  # hex SHA-256 of the link's token
+    user_id: int
+    purpose: TokenPurpose
+    created_ms: int
+    expires_ms: int
+    used: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -208,6 +208,12 @@ class SqlAlchemySaltRepository:
         row = self._db.execute(query).first()
         return None if row is None else self._to_bucket(row)
 
+    def count_by_last_updated(self) -> dict[int, int]:
+        """``{last_updated_ms: buckets}``: bucket ages without opening a single salt."""
+        column = salt_buckets.c.last_updated_ms
+        rows = self._db.execute(select(column, func.count()).group_by(column))
+        return {int(updated): int(count) for updated, count in rows}
+
     def list_buckets(self) -> list[SaltBucket]:
         query = select(salt_buckets).order_by(salt_buckets.c.bucket_index)
         return [self._to_bucket(row) for row in self._db.execute(query)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Row, insert, select, update
 
 from uid2.store.records import AuditEntry, OptOut, StoreName
 from uid2.store.schema import audit_log, optouts, store_meta, store_versions
@@ -22,6 +22,15 @@ class SqlAlchemyOptOutRepository:
         )
         (seq,) = result.inserted_primary_key or (0,)
         return int(seq)
+
+    def first_for_identity(self, identity_hash: bytes) -> OptOut | None:
+        query = select(optouts).where(optouts.c.identity_hash == identity_hash)
+        row = self._db.execute(query.order_by(optouts.c.seq).limit(1)).first()
+        if row is None:
+            return None
+        return OptOut(
+            int(row.seq), bytes(row.identity_hash), bytes(row.advertising_id), int(row.created_s)
+        )
 
     def list_since(self, after_seq: int = 0) -> list[OptOut]:
         query = select(optouts).where(optouts.c.seq > after_seq).order_by(optouts.c.seq)
@@ -48,21 +57,36 @@ class SqlAlchemyAuditRepository:
                 action=entry.action,
                 target=entry.target,
                 details=entry.details,
+                site_id=entry.site_id,
             )
         )
 
     def list_all(self) -> list[AuditEntry]:
         query = select(audit_log).order_by(audit_log.c.seq)
-        return [
-            AuditEntry(
-                at_ms=int(row.at_ms),
-                actor=row.actor,
-                action=row.action,
-                target=row.target,
-                details=row.details,
-            )
-            for row in self._db.execute(query)
-        ]
+        return [_to_entry(row) for row in self._db.execute(query)]
+
+    def list_recent(
+        self, limit: int, *, site_id: int | None = None, before_seq: int | None = None
+    ) -> list[AuditEntry]:
+        """Newest first; ``site_id`` keeps one participant's rows, ``before_seq`` pages back."""
+        query = select(audit_log).order_by(audit_log.c.seq.desc()).limit(limit)
+        if site_id is not None:
+            query = query.where(audit_log.c.site_id == site_id)
+        if before_seq is not None:
+            query = query.where(audit_log.c.seq < before_seq)
+        return [_to_entry(row) for row in self._db.execute(query)]
+
+
+def _to_entry(row: Row[tuple[object, ...]]) -> AuditEntry:
+    return AuditEntry(
+        at_ms=int(row.at_ms),
+        actor=row.actor,
+        action=row.action,
+        target=row.target,
+        details=row.details,
+        site_id=None if row.site_id is None else int(row.site_id),
+        seq=int(row.seq),
+    )
 
 
 class SqlAlchemyStoreVersionRepository:

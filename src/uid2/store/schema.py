@@ -187,3 +187,48 @@ audit_log = Table(
     Column("target", String(255), nullable=False),
     Column("details", Text, nullable=False),
 )
+
+# --- added by revision 0003: portal accounts ----------------------------------------------------
+
+audit_log.append_column(Column("site_id", Integer, nullable=True, index=True))
+
+portal_users = Table(
+    "portal_users",
+    metadata,
+    Column("user_id", AutoId, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False, unique=True),  # stored lower-cased
+    Column("password_hash", String(255), nullable=True),  # argon2; NULL until the invite is used
+    Column("platform_admin", Boolean, nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("failed_logins", Integer, nullable=False),
+    Column("locked_until_ms", BigInteger, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+portal_memberships = Table(
+    "portal_memberships",
+    metadata,
+    Column("user_id", ForeignKey("portal_users.user_id"), primary_key=True),
+    Column("site_id", ForeignKey("sites.site_id"), primary_key=True),
+    Column("role", String(16), nullable=False),
+)
+
+portal_sessions = Table(  # the cookie holds the token; only its SHA-256 is stored
+    "portal_sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("user_id", ForeignKey("portal_users.user_id"), nullable=False, index=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+)
+
+portal_tokens = Table(  # one-time invite and password-reset links; only the SHA-256 is stored
+    "portal_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", ForeignKey("portal_users.user_id"), nullable=False, index=True),
+    Column("purpose", String(16), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("used", Boolean, nullable=False),
+)

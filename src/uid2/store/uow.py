@@ -39,6 +39,12 @@ from uid2.store.repos_participants import (
     SqlAlchemyCstgKeypairRepository,
     SqlAlchemySiteRepository,
 )
+from uid2.store.repos_portal import (
+    SqlAlchemyMembershipRepository,
+    SqlAlchemyOneTimeTokenRepository,
+    SqlAlchemySessionRepository,
+    SqlAlchemyUserRepository,
+)
 from uid2.store.secrets import SecretBox
 
 WRITER_LOCK_ID = 0x55494432  # "UID2": one advisory lock for every control-plane writer
@@ -58,6 +64,10 @@ class SqlAlchemyUnitOfWork:
     audit: SqlAlchemyAuditRepository
     versions: SqlAlchemyStoreVersionRepository
     meta: SqlAlchemyMetaRepository
+    users: SqlAlchemyUserRepository
+    memberships: SqlAlchemyMembershipRepository
+    sessions: SqlAlchemySessionRepository
+    one_time_tokens: SqlAlchemyOneTimeTokenRepository
 
     def __init__(
         self, engine: Engine, box: SecretBox | None = None, *, read_only: bool = False
@@ -148,6 +158,10 @@ class SqlAlchemyUnitOfWork:
         self.audit = SqlAlchemyAuditRepository(connection)
         self.versions = SqlAlchemyStoreVersionRepository(connection)
         self.meta = SqlAlchemyMetaRepository(connection)
+        self.users = SqlAlchemyUserRepository(connection)
+        self.memberships = SqlAlchemyMembershipRepository(connection)
+        self.sessions = SqlAlchemySessionRepository(connection)
+        self.one_time_tokens = SqlAlchemyOneTimeTokenRepository(connection)
 
     def _verify_kek(self) -> None:
         check = self.meta.get(META_KEK_CHECK)
