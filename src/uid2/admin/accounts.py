@@ -18,8 +18,8 @@ from uid2.admin.lookups import require_site
 from uid2.admin.passwords import check_password_rules, hash_password
 from uid2.core.encoding import b64url_encode
 from uid2.store.records import (
-    Membership,
     MemberRole,
+    Membership,
     OneTimeToken,
     PortalUser,
     TokenPurpose,

@@ -9,8 +9,8 @@ from __future__ import annotations
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from uid2.store.records import (
-    Membership,
     MemberRole,
+    Membership,
     OneTimeToken,
     PortalSession,
     PortalUser,
