@@ -289,3 +289,15 @@ def list_team(uow: SqlAlchemyUnitOfWork, site_id: int) -> list[TeamMember]:
 def list_users(uow: SqlAlchemyUnitOfWork) -> list[PortalUser]:
     with uow:
         return uow.users.list_all()
+
+
+def require_user_in(uow: SqlAlchemyUnitOfWork, user_id: int) -> PortalUser:
+    """:func:`require_user` in a transaction of its own."""
+    with uow:
+        return require_user(uow, user_id)
+
+
+def link_is_open(link_token: str, uow: SqlAlchemyUnitOfWork, now_ms: int) -> bool:
+    with uow:
+        link = uow.one_time_tokens.get(token_hash(link_token))
+    return link is not None and not link.used and link.expires_ms > now_ms

@@ -156,30 +156,41 @@ def _require_key(uow: SqlAlchemyUnitOfWork, key_id: str) -> ApiKey:
     return record
 
 
-def rename_api_key(cmd: RenameApiKey, uow: SqlAlchemyUnitOfWork, ctx: Context) -> ApiKey:
-    name = parse_name(cmd.name, "API key name")
+@dataclass(frozen=True, slots=True)
+class UpdateApiKey:
+    """Name and roles in one transaction; None leaves a field as it is."""
+
+    key_id: str
+    name: str | None = None
+    roles: frozenset[Role] | None = None
+
+
+def update_api_key(cmd: UpdateApiKey, uow: SqlAlchemyUnitOfWork, ctx: Context) -> ApiKey:
+    name = None if cmd.name is None else parse_name(cmd.name, "API key name")
+    if cmd.roles is not None and not cmd.roles:
+        raise AdminError(AdminErrorCode.UNKNOWN_ROLE, "at least one role is required")
     with uow:
         record = _require_key(uow, cmd.key_id)
-        if name != record.name:
+        stores = [StoreName.CLIENT_KEYS]
+        if name is not None and name != record.name:
             _check_name_free(uow, record.site_id, name)
-        record = replace(record, name=name, contact=name)
+            record = replace(record, name=name, contact=name)
+        if cmd.roles is not None:
+            record = replace(record, roles=cmd.roles)
+            site = require_site(uow, record.site_id)
+            stores += _ensure_keyset(uow, ctx, site, cmd.roles)
         uow.api_keys.save(record)
-        _journal(uow, ctx, "apikey.rename", record, [StoreName.CLIENT_KEYS])
+        _journal(uow, ctx, "apikey.update", record, stores)
         uow.commit()
     return record
+
+
+def rename_api_key(cmd: RenameApiKey, uow: SqlAlchemyUnitOfWork, ctx: Context) -> ApiKey:
+    return update_api_key(UpdateApiKey(cmd.key_id, name=cmd.name), uow, ctx)
 
 
 def set_api_key_roles(cmd: SetApiKeyRoles, uow: SqlAlchemyUnitOfWork, ctx: Context) -> ApiKey:
-    if not cmd.roles:
-        raise AdminError(AdminErrorCode.UNKNOWN_ROLE, "at least one role is required")
-    with uow:
-        record = replace(_require_key(uow, cmd.key_id), roles=cmd.roles)
-        uow.api_keys.save(record)
-        site = require_site(uow, record.site_id)
-        stores = [StoreName.CLIENT_KEYS, *_ensure_keyset(uow, ctx, site, cmd.roles)]
-        _journal(uow, ctx, "apikey.set_roles", record, stores)
-        uow.commit()
-    return record
+    return update_api_key(UpdateApiKey(cmd.key_id, roles=cmd.roles), uow, ctx)
 
 
 def disable_api_key(cmd: DisableApiKey, uow: SqlAlchemyUnitOfWork, ctx: Context) -> ApiKey:

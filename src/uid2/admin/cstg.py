@@ -95,3 +95,10 @@ def disable_cstg_keypair(cmd: DisableCstgKeypair, uow: SqlAlchemyUnitOfWork, ctx
         site_id = keypair.site_id
         journal(uow, ctx, "cstg.disable", cmd.subscription_id, details, stores, site_id=site_id)
         uow.commit()
+
+
+def list_cstg_keypairs(uow: SqlAlchemyUnitOfWork, site_id: int) -> list[CstgKeypair]:
+    """The site's keypairs, enabled ones first (the records hold the private key: never show)."""
+    with uow:
+        pairs = [p for p in uow.cstg_keypairs.list_all() if p.site_id == site_id]
+    return sorted(pairs, key=lambda p: (p.disabled, -p.created_s, p.subscription_id))

@@ -110,7 +110,7 @@ def test_rename_roles_and_disable_are_persisted_and_audited(
         assert uow.api_keys.get(created.key_id) == disabled
         actions = [e.action for e in uow.audit.list_all()]
         details = " ".join(e.details for e in uow.audit.list_all())
-    assert actions[-4:] == ["apikey.create", "apikey.rename", "apikey.set_roles", "apikey.disable"]
+    assert actions[-4:] == ["apikey.create", "apikey.update", "apikey.update", "apikey.disable"]
     assert created.secret not in details and created.key not in details
 
 

@@ -1,0 +1,158 @@
+"""The JSON API's plumbing: operations (one table drives routing and the OpenAPI document),
+session and CSRF checks, typed reads of the request body, and error answers.
+
+Writes need the session cookie, ``Content-Type: application/json`` and the session's CSRF
+token in ``X-CSRF-Token``; a cross-site form can send none of the last two.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from uid2.portal.account_service import Session, csrf_matches
+from uid2.portal.errors import PortalError, bad_field
+from uid2.portal.web import session_of
+
+MAX_BODY_BYTES = 1 << 20
+Json = dict[str, Any]
+
+
+class Body:
+    """Typed reads of a JSON object; every refusal names the member."""
+
+    def __init__(self, data: Json) -> None:
+        self._data = data
+
+    def has(self, name: str) -> bool:
+        return self._data.get(name) is not None
+
+    def text(self, name: str, *, required: bool = True) -> str | None:
+        value = self._data.get(name)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or (required and not value.strip()):
+            raise bad_field(name, f"{name} must be a non-empty string")
+        return value
+
+    def req_text(self, name: str) -> str:
+        value = self.text(name)
+        assert value is not None
+        return value
+
+    def texts(self, name: str, *, required: bool = True) -> list[str] | None:
+        value = self._data.get(name)
+        if value is None and not required:
+            return None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad_field(name, f"{name} must be a list of strings")
+        return value
+
+    def ints(self, name: str) -> list[int]:
+        value = self._data.get(name, [])
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            raise bad_field(name, f"{name} must be a list of integers")
+        return value
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self._data.get(name, default)
+        if not isinstance(value, bool):
+            raise bad_field(name, f"{name} must be true or false")
+        return value
+
+    def number(self, name: str, default: float) -> float:
+        value = self._data.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad_field(name, f"{name} must be a number")
+        return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    request: Request
+    session: Session
+    body: Body
+
+    def path_int(self, name: str) -> int:
+        value: int = self.request.path_params[name]
+        return value
+
+    def path_text(self, name: str) -> str:
+        value: str = self.request.path_params[name]
+        return value
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    method: str
+    path: str
+    summary: str
+    handler: Handler
+    body: Json | None = None  # JSON schema of the request body
+    status: int = 200
+    tag: str = "participant"
+    extra: Json = field(default_factory=dict)
+
+
+def error_response(error: PortalError) -> JSONResponse:
+    body = {"error": {"status": error.status, "message": error.message, "field": error.field}}
+    return JSONResponse(body, status_code=error.status)
+
+
+async def read_json(request: Request) -> Json:
+    if request.method in ("GET", "DELETE"):
+        return {}
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise PortalError(415, "send the body as application/json")
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise PortalError(413, "the body is too large")
+    try:
+        data = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise PortalError(400, "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise PortalError(400, "the body must be a JSON object")
+    return data
+
+
+async def _authorised(request: Request) -> Session:
+    session = await session_of(request)
+    if session is None:
+        raise PortalError(401, "sign in first (POST /api/v1/session)")
+    if request.method != "GET" and not csrf_matches(
+        session.csrf_token, request.headers.get("x-csrf-token")
+    ):
+        raise PortalError(403, "missing or wrong X-CSRF-Token header")
+    return session
+
+
+def endpoint(operation: Operation) -> Callable[[Request], Awaitable[Response]]:
+    async def run(request: Request) -> Response:
+        try:
+            session = await _authorised(request)
+            body = Body(await read_json(request))
+            result = await operation.handler(Call(request, session, body))
+        except PortalError as error:
+            return error_response(error)
+        if result is None:
+            return Response(status_code=204)
+        return JSONResponse(result, status_code=operation.status)
+
+    return run
+
+
+def routes_for(operations: list[Operation]) -> list[Route]:
+    return [Route(op.path, endpoint(op), methods=[op.method]) for op in operations]
