@@ -6,6 +6,7 @@ submodules by area; importing them registers them on the :data:`~uid2.cli.base.c
 
 from __future__ import annotations
 
+from uid2.cli import accounts as accounts
 from uid2.cli import control as control
 from uid2.cli import serve as serve
 from uid2.cli import tools as tools

@@ -15,7 +15,7 @@ from uid2.cli.base import cli, db_option
 
 @cli.group()
 def serve() -> None:
-    """Run a service (operator; the portal and pixel receiver follow)."""
+    """Run a service: the operator API or the portal."""
 
 
 @serve.command("operator")
@@ -51,4 +51,44 @@ def serve_operator(
         workers=workers,
         log_level="info",
         access_log=False,  # URLs carry no secrets, but access logs are noise at this rate
+    )
+
+
+@serve.command("portal")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8081, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("--dev", is_flag=True,
+              help="Development: also log one-time links (invites, resets).")  # fmt: skip
+@click.option("--insecure-cookies", is_flag=True,
+              help="Let the session cookie travel over plain HTTP (no TLS).")  # fmt: skip
+@db_option
+def serve_portal(
+    host: str, port: int, workers: int, dev: bool, insecure_cookies: bool, db: str | None
+) -> None:
+    """Serve the portal (web UI and JSON API) over the control plane."""
+    import uvicorn
+
+    from uid2.portal.app import create_app_from_env
+    from uid2.portal.settings import SettingsError
+    from uid2.store.errors import StoreError
+
+    if db is not None:
+        os.environ["UID2_DATABASE_URL"] = db
+    if dev:
+        os.environ["UID2_PORTAL_DEV"] = "true"
+    if insecure_cookies:
+        os.environ["UID2_PORTAL_SECURE_COOKIES"] = "false"
+    try:
+        create_app_from_env()  # fail here, in one line, if the store cannot be served
+    except (SettingsError, StoreError) as error:
+        raise click.ClickException(str(error)) from None
+    uvicorn.run(
+        "uid2.portal.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,  # one-time links are paths: keep them out of access logs
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote
@@ -30,6 +31,13 @@ from uid2.portal.settings import PortalSettings
 SESSION_COOKIE = "uid2_portal_session"
 ANON_CSRF_COOKIE = "uid2_portal_csrf"  # double-submit token for forms shown before sign-in
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def _datetime(epoch_s: int) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+TEMPLATES.env.filters["datetime"] = _datetime
 
 P = ParamSpec("P")
 T = TypeVar("T")
