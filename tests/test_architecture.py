@@ -24,7 +24,7 @@ ALLOWED_LAYERS: dict[str, frozenset[str]] = {
     "store": frozenset({"core", "store"}),
     "admin": frozenset({"core", "store", "admin"}),
     "operator": frozenset({"core", "store", "admin", "sdk", "operator"}),
-    "portal": frozenset({"core", "store", "admin", "sdk", "portal"}),
+    "portal": frozenset({"core", "store", "admin", "sdk", "portal", "_version"}),
     "pixel": frozenset({"core", "store", "admin", "sdk", "pixel"}),
     "walkthrough": frozenset({"core", "sdk"}),
     "__init__": frozenset({"core", "sdk", "_version"}),

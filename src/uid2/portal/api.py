@@ -12,6 +12,7 @@ from starlette.routing import Route
 import uid2.admin.views as views
 from uid2.admin.participants import EditParticipant
 from uid2.portal import api_views, forms
+from uid2.portal.account_service import csrf_matches
 from uid2.portal.api_support import Call, Operation, error_response, read_json, routes_for
 from uid2.portal.errors import PortalError, bad_field
 from uid2.portal.openapi import openapi_document, schema_array, schema_object
@@ -27,6 +28,9 @@ from uid2.portal.web import (
 )
 
 P = "/api/v1/participants/{site_id:int}"
+# Key ids are standard base64 and may hold "/": the id is the rest of the path (or %2F-escaped).
+KEY = P + "/api-keys/{key_id:path}"
+MAX_SEQ = (1 << 63) - 1
 
 
 def _svc(c: Call) -> ParticipantService:
@@ -136,8 +140,15 @@ async def disable_keypair(c: Call) -> None:
     )
 
 
+def _root_domain(text: str) -> str:
+    try:
+        return forms.root_domain(text)
+    except ValueError:  # urlsplit refuses some inputs ("http://[x"): the admin layer says why
+        return text.strip().lower()
+
+
 async def put_domains(c: Call) -> object:
-    names = [forms.root_domain(n) for n in c.body.texts("domain_names") or []]
+    names = [_root_domain(n) for n in c.body.texts("domain_names") or []]
     site = await call(_svc(c).set_domains, c.session.principal, c.path_int("site_id"), names)
     return views.site_view(site)
 
@@ -201,8 +212,18 @@ async def remove_member(c: Call) -> None:
     )
 
 
+def _before(c: Call) -> int | None:
+    """The ``before`` query parameter: an audit sequence number (ASCII digits), or None."""
+    value = (c.request.query_params.get("before") or "").strip()
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_SEQ:
+        raise bad_field("before", "before must be a whole number")
+    return int(value)
+
+
 async def site_audit(c: Call) -> object:
-    before = forms.whole_number(c.request.query_params.get("before"), "before")
+    before = _before(c)
     entries = await call(_svc(c).audit, c.session.principal, c.path_int("site_id"), before)
     return [api_views.audit_view(e) for e in entries]
 
@@ -242,7 +263,7 @@ async def optout_lookup(c: Call) -> object:
 
 
 async def platform_audit(c: Call) -> object:
-    before = forms.whole_number(c.request.query_params.get("before"), "before")
+    before = _before(c)
     entries = await call(_platform(c).audit, c.session.principal, before)
     return [api_views.audit_view(e) for e in entries]
 
@@ -269,14 +290,14 @@ OPERATIONS: list[Operation] = [
     Operation("GET", P + "/api-keys", "API keys (never their secrets)", list_api_keys),
     Operation("POST", P + "/api-keys", "Create an API key: key and secret are shown once",
               create_api_key, schema_object({**_NAME, **_ROLES}, ["name", "roles"]), 201),
-    Operation("PATCH", P + "/api-keys/{key_id}", "Rename an API key or change its roles",
+    Operation("PATCH", KEY, "Rename an API key or change its roles",
               update_api_key, schema_object({**_NAME, **_ROLES})),
-    Operation("POST", P + "/api-keys/{key_id}/disable", "Disable an API key", disable_api_key),
+    Operation("POST", KEY + "/disable", "Disable an API key", disable_api_key),
     Operation("GET", P + "/keypairs", "Client-side keypairs", list_keypairs),
     Operation("POST", P + "/keypairs", "Create a client-side keypair", create_keypair,
               schema_object(_NAME), 201),
     Operation("POST", P + "/keypairs/{subscription_id}/disable", "Disable a keypair",
-              disable_keypair),
+              disable_keypair, status=204),
     Operation("PUT", P + "/domains", "Replace the root-level domains", put_domains,
               schema_object({"domain_names": schema_array("string")}, ["domain_names"])),
     Operation("PUT", P + "/app-names", "Replace the mobile app ids", put_app_names,
@@ -292,9 +313,9 @@ OPERATIONS: list[Operation] = [
                             ["email", "role"]), 201),
     Operation("PATCH", P + "/team/{user_id:int}", "Change a member's role (Admin)", change_role,
               schema_object({"role": {"type": "string", "enum": ["admin", "operations"]}},
-                            ["role"])),
+                            ["role"]), 204),
     Operation("DELETE", P + "/team/{user_id:int}", "Remove a team member (Admin)",
-              remove_member),
+              remove_member, status=204),
     Operation("GET", P + "/audit", "The participant's audit trail (Admin)", site_audit),
     Operation("GET", "/api/v1/platform/keys", "Keysets, active keys and salt bucket ages",
               keysets, tag="platform"),
@@ -336,7 +357,7 @@ async def open_session(request: Request) -> Response:
 async def close_session(request: Request) -> Response:
     session = await session_of(request)
     if session is not None:
-        if request.headers.get("x-csrf-token") != session.csrf_token:
+        if not csrf_matches(session.csrf_token, request.headers.get("x-csrf-token")):
             return error_response(PortalError(403, "missing or wrong X-CSRF-Token header"))
         await call(portal_of(request).accounts.log_out, session.token)
     response = Response(status_code=204)

@@ -12,6 +12,13 @@ if TYPE_CHECKING:
     from uid2.portal.api_support import Operation
 
 _PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
+# Every write needs the session's CSRF token (from POST /api/v1/session or GET /api/v1/me).
+CSRF_HEADER = {
+    "name": "X-CSRF-Token",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string"},
+}
 _ERROR = {
     "type": "object",
     "properties": {
@@ -56,6 +63,8 @@ def _path_and_parameters(path: str) -> tuple[str, list[dict[str, Any]]]:
 
 def _operation(op: Operation) -> dict[str, Any]:
     path, parameters = _path_and_parameters(op.path)
+    if op.method != "GET":
+        parameters.append(CSRF_HEADER)
     errors = {"description": "refused", "content": {"application/json": {"schema": _ERROR}}}
     success = "no content" if op.status == 204 else "done"
     document: dict[str, Any] = {
@@ -103,6 +112,7 @@ def openapi_document(operations: Sequence[Operation]) -> dict[str, Any]:
             "operationId": "delete_api_v1_session",
             "tags": ["session"],
             "security": [{"session": []}],
+            "parameters": [CSRF_HEADER],
             "responses": {"204": {"description": "signed out"}},
         },
     }
