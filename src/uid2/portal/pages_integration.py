@@ -199,8 +199,9 @@ def integration_routes() -> list[Route]:
     return [
         Route(prefix + "/api-keys", api_keys, methods=["GET"]),
         Route(prefix + "/api-keys", create_api_key, methods=post),
-        Route(prefix + "/api-keys/{key_id}/edit", edit_api_key, methods=post),
-        Route(prefix + "/api-keys/{key_id}/disable", disable_api_key, methods=post),
+        # key ids are base64 and may hold "/": the path convertor takes the rest of the path
+        Route(prefix + "/api-keys/{key_id:path}/edit", edit_api_key, methods=post),
+        Route(prefix + "/api-keys/{key_id:path}/disable", disable_api_key, methods=post),
         Route(prefix + "/client-side", client_side, methods=["GET"]),
         Route(prefix + "/client-side/keypairs", create_keypair, methods=post),
         Route(
