@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from uid2.admin.context import Context, journal
 from uid2.admin.errors import AdminError, AdminErrorCode
-from uid2.admin.lookups import require_site
+from uid2.admin.lookups import MAX_ROW_ID, require_site
 from uid2.admin.passwords import check_password_rules, hash_password
 from uid2.core.encoding import b64url_encode
 from uid2.store.records import (
@@ -101,7 +101,7 @@ def parse_email(text: str) -> str:
 
 
 def require_user(uow: SqlAlchemyUnitOfWork, user_id: int) -> PortalUser:
-    user = uow.users.get(user_id)
+    user = uow.users.get(user_id) if 0 < user_id <= MAX_ROW_ID else None
     if user is None:
         raise AdminError(AdminErrorCode.UNKNOWN_USER, f"unknown user {user_id}")
     return user
@@ -217,7 +217,8 @@ def _admins_of(uow: SqlAlchemyUnitOfWork, site_id: int) -> set[int]:
 
 
 def _require_member(uow: SqlAlchemyUnitOfWork, site_id: int, user_id: int) -> Membership:
-    membership = uow.memberships.get(user_id, site_id)
+    require_site(uow, site_id)
+    membership = uow.memberships.get(require_user(uow, user_id).user_id, site_id)
     if membership is None:
         raise AdminError(AdminErrorCode.UNKNOWN_USER, f"user {user_id} is not a team member")
     return membership

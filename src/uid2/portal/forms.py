@@ -19,6 +19,8 @@ from uid2.store.records import MemberRole, ParticipantType, Role
 
 _SEPARATORS = re.compile(r"[,;\s]+")
 MAX_PASTED_ENTRIES = 1000
+MAX_SITE_ID = (1 << 31) - 1  # site ids are 32-bit columns
+MAX_WHOLE_NUMBER = (1 << 63) - 1  # what a BIGINT column (audit sequence numbers) holds
 
 
 def split_pasted(text: str) -> list[str]:
@@ -32,7 +34,10 @@ def root_domain(text: str) -> str:
     """``https://shop.example.co.uk:8443/x`` -> ``example.co.uk``; anything else is returned
     lower-cased, for the admin layer to refuse with its reason."""
     candidate = text.strip().lower()
-    host = urlsplit(candidate if "://" in candidate else f"//{candidate}").hostname
+    try:
+        host = urlsplit(candidate if "://" in candidate else f"//{candidate}").hostname
+    except ValueError:  # e.g. an unbalanced "[" in the host part
+        return candidate
     root = registrable_domain(host) if host else None
     return root or candidate
 
@@ -58,21 +63,32 @@ def member_role(value: str) -> MemberRole:
         raise bad_field("role", "choose Admin or Operations") from None
 
 
+def _digits(value: str, limit: int) -> int | None:
+    """ASCII digits up to ``limit``, else None (``"¹".isdigit()`` is true, ``int("¹")`` fails)."""
+    text = value.strip()
+    if not text or len(text) > 19 or not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= limit else None
+
+
 def site_ids(values: Iterable[str], field: str = "sites") -> frozenset[int]:
     ids = set()
     for value in values:
-        if not value.strip().isdigit():
+        number = _digits(value, MAX_SITE_ID)
+        if number is None:
             raise bad_field(field, "participants are chosen by their numeric site id")
-        ids.add(int(value))
+        ids.add(number)
     return frozenset(ids)
 
 
 def whole_number(value: str | None, field: str) -> int | None:
     if value is None or not value.strip():
         return None
-    if not value.strip().isdigit():
+    number = _digits(value, MAX_WHOLE_NUMBER)
+    if number is None:
         raise bad_field(field, "must be a whole number")
-    return int(value)
+    return number
 
 
 def fraction(value: str, field: str = "fraction") -> float:

@@ -27,6 +27,7 @@ from uid2.admin.cstg import (
     disable_cstg_keypair,
     list_cstg_keypairs,
 )
+from uid2.admin.lookups import require_site
 from uid2.admin.participants import SetAppNames, SetDomainNames, set_app_names, set_domain_names
 from uid2.admin.reports import audit_trail
 from uid2.admin.sharing import SharingOverview, SharingResult, UpdateSharing, sharing_overview
@@ -69,10 +70,7 @@ class ParticipantService:
     def site(self, principal: Principal, site_id: int) -> Site:
         principal.require_member(site_id)
         with mapped_errors(), self._rt.reader() as uow:
-            site = uow.sites.get(site_id)
-        if site is None:
-            raise not_found("unknown participant")
-        return site
+            return require_site(uow, site_id)
 
     # --- API keys -------------------------------------------------------------------------
 

@@ -128,3 +128,14 @@ def test_health_and_metrics(world: World) -> None:
     client.get("/login")
     metrics = client.get("/metrics").text
     assert 'uid2_portal_http_requests_total{method="GET",route="/login",status="200"}' in metrics
+
+
+def test_ids_too_large_for_the_database_are_unknown_not_errors(world: World) -> None:
+    client = _admin(world)
+    huge = "9" * 30
+    assert client.get(f"/p/{huge}").status_code == 404
+    assert client.get(f"/platform/participants/{huge}").status_code == 404
+    news = world.sites["news"]
+    response = client.submit(f"/p/{news}/team", f"/p/{news}/team/{huge}/role", {"role": "admin"})
+    assert response.status_code == 404
+    assert client.get("/platform/audit", params={"before": huge}).status_code == 400
