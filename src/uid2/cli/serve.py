@@ -6,7 +6,9 @@ factory), so the options given here are passed to them as environment variables.
 
 from __future__ import annotations
 
+import copy
 import os
+from typing import Any
 
 import click
 
@@ -89,6 +91,17 @@ def serve_portal(
         host=host,
         port=port,
         workers=workers,
+        log_config=_log_config_with("uid2"),
         log_level="info",
         access_log=False,  # one-time links are paths: keep them out of access logs
     )
+
+
+def _log_config_with(logger: str) -> dict[str, Any]:
+    """uvicorn's logging set-up, plus ``logger`` at INFO on its console handler (uvicorn only
+    configures its own loggers, so the portal's development-mode links would go nowhere)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"][logger] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config

@@ -30,7 +30,6 @@ from uid2.portal.web import (
 P = "/api/v1/participants/{site_id:int}"
 # Key ids are standard base64 and may hold "/": the id is the rest of the path (or %2F-escaped).
 KEY = P + "/api-keys/{key_id:path}"
-MAX_SEQ = (1 << 63) - 1
 
 
 def _svc(c: Call) -> ParticipantService:
@@ -140,15 +139,8 @@ async def disable_keypair(c: Call) -> None:
     )
 
 
-def _root_domain(text: str) -> str:
-    try:
-        return forms.root_domain(text)
-    except ValueError:  # urlsplit refuses some inputs ("http://[x"): the admin layer says why
-        return text.strip().lower()
-
-
 async def put_domains(c: Call) -> object:
-    names = [_root_domain(n) for n in c.body.texts("domain_names") or []]
+    names = [forms.root_domain(n) for n in c.body.texts("domain_names") or []]
     site = await call(_svc(c).set_domains, c.session.principal, c.path_int("site_id"), names)
     return views.site_view(site)
 
@@ -213,13 +205,7 @@ async def remove_member(c: Call) -> None:
 
 
 def _before(c: Call) -> int | None:
-    """The ``before`` query parameter: an audit sequence number (ASCII digits), or None."""
-    value = (c.request.query_params.get("before") or "").strip()
-    if not value:
-        return None
-    if not (value.isascii() and value.isdigit()) or int(value) > MAX_SEQ:
-        raise bad_field("before", "before must be a whole number")
-    return int(value)
+    return forms.whole_number(c.request.query_params.get("before"), "before")
 
 
 async def site_audit(c: Call) -> object:

@@ -38,9 +38,12 @@ async def _keys_page(
     return render(request, "participant/api_keys.html", context, session=session, status=status)
 
 
-def _values(form: FormData) -> dict[str, object]:
+def _values(request: Request, form: FormData) -> dict[str, object]:
     values: dict[str, object] = {k: str(v) for k, v in form.items() if k != "csrf_token"}
     values["roles"] = [str(r) for r in form.getlist("roles")]
+    # which key's or keypair's form failed, so that its message shows beside its own field
+    values["failed_key_id"] = request.path_params.get("key_id")
+    values["failed_subscription_id"] = request.path_params.get("subscription_id")
     return values
 
 
@@ -48,7 +51,11 @@ async def _rerender_keys(
     request: Request, session: Session, form: FormData, error: PortalError
 ) -> Response:
     return await _keys_page(
-        request, session, errors=form_errors(error), form=_values(form), status=error.status
+        request,
+        session,
+        errors=form_errors(error),
+        form=_values(request, form),
+        status=error.status,
     )
 
 
@@ -127,9 +134,12 @@ async def _client_side_page(
 async def _rerender_client_side(
     request: Request, session: Session, form: FormData, error: PortalError
 ) -> Response:
-    values: dict[str, object] = {k: str(v) for k, v in form.items() if k != "csrf_token"}
     return await _client_side_page(
-        request, session, errors=form_errors(error), form=values, status=error.status
+        request,
+        session,
+        errors=form_errors(error),
+        form=_values(request, form),
+        status=error.status,
     )
 
 
