@@ -152,6 +152,6 @@ def test_keys_and_grants_made_in_the_portal_drive_the_official_sdk(
     _eventually(lambda: _decrypts(receiver, token))  # a type grant covers the DSP
 
     key_path = f"/api/v1/participants/{shop}/api-keys/{sender_key['key_id']}/disable"
-    portal.call("POST", key_path, {})
+    portal.call("POST", key_path)  # a bodiless action
     _eventually(lambda: not official.SharingClient(
         operator_url, sender_key["key"], sender_key["secret"]).refresh().success)  # fmt: skip

@@ -95,7 +95,7 @@ def token_hash(token: str) -> str:
 
 def parse_email(text: str) -> str:
     email = text.strip().lower()
-    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.match(email):
+    if len(email) > MAX_EMAIL_LENGTH or not email.isprintable() or not _EMAIL.match(email):
         raise AdminError(AdminErrorCode.BAD_EMAIL, "enter an email address like name@example.com")
     return email
 

@@ -204,12 +204,8 @@ async def remove_member(c: Call) -> None:
     )
 
 
-def _before(c: Call) -> int | None:
-    return forms.whole_number(c.request.query_params.get("before"), "before")
-
-
 async def site_audit(c: Call) -> object:
-    before = _before(c)
+    before = forms.whole_number(c.request.query_params.get("before"), "before")
     entries = await call(_svc(c).audit, c.session.principal, c.path_int("site_id"), before)
     return [api_views.audit_view(e) for e in entries]
 
@@ -249,7 +245,7 @@ async def optout_lookup(c: Call) -> object:
 
 
 async def platform_audit(c: Call) -> object:
-    before = _before(c)
+    before = forms.whole_number(c.request.query_params.get("before"), "before")
     entries = await call(_platform(c).audit, c.session.principal, before)
     return [api_views.audit_view(e) for e in entries]
 

@@ -17,10 +17,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from uid2.portal.account_service import Session, csrf_matches
-from uid2.portal.errors import PortalError, bad_field
+from uid2.portal.errors import PortalError, bad_field, not_found
 from uid2.portal.web import session_of
 
 MAX_BODY_BYTES = 1 << 20
+# Ids are 32-bit columns (site ids) or smaller in practice; a larger number names nothing and
+# would overflow the database driver's integer binding.
+MIN_ID, MAX_ID = -(1 << 31), (1 << 31) - 1
 Json = dict[str, Any]
 
 
@@ -57,9 +60,9 @@ class Body:
     def ints(self, name: str) -> list[int]:
         value = self._data.get(name, [])
         if not isinstance(value, list) or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value
+            isinstance(v, int) and not isinstance(v, bool) and MIN_ID <= v <= MAX_ID for v in value
         ):
-            raise bad_field(name, f"{name} must be a list of integers")
+            raise bad_field(name, f"{name} must be a list of integers (site ids)")
         return value
 
     def flag(self, name: str, default: bool = False) -> bool:
@@ -72,7 +75,10 @@ class Body:
         value = self._data.get(name, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise bad_field(name, f"{name} must be a number")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond the float range
+            raise bad_field(name, f"{name} must be a number") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +89,8 @@ class Call:
 
     def path_int(self, name: str) -> int:
         value: int = self.request.path_params[name]
+        if value > MAX_ID:  # the route's convertor takes any run of digits
+            raise not_found()
         return value
 
     def path_text(self, name: str) -> str:
@@ -113,15 +121,19 @@ def error_response(error: PortalError) -> JSONResponse:
 async def read_json(request: Request) -> Json:
     if request.method in ("GET", "DELETE"):
         return {}
+    raw = await request.body()
+    if not raw:  # actions without a body (disable, rotate); writes still need X-CSRF-Token
+        return {}
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise PortalError(415, "send the body as application/json")
-    raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
         raise PortalError(413, "the body is too large")
     try:
-        data = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(raw)
+        # JSON "\ud800" escapes decode to lone surrogates, which no database can store.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError, RecursionError):  # RecursionError: deep nesting
         raise PortalError(400, "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise PortalError(400, "the body must be a JSON object")

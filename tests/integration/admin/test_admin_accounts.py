@@ -123,3 +123,9 @@ def test_bad_emails_and_passwords_write_nothing(new_uow: UoW, ctx: Context) -> N
         bad = accounts.CreateUser("ok@example.com", password)
         _refused(AdminErrorCode.BAD_PASSWORD, lambda: accounts.create_user(bad, new_uow(), ctx))  # noqa: B023
     assert accounts.list_users(new_uow()) == []
+
+
+def test_emails_with_control_characters_are_refused(new_uow: UoW, ctx: Context) -> None:
+    for email in ("a\x00b@example.com", "a\tb@example.com", "a\x7fb@example.com"):
+        bad = accounts.CreateUser(email, PASSWORD)
+        _refused(AdminErrorCode.BAD_EMAIL, lambda: accounts.create_user(bad, new_uow(), ctx))  # noqa: B023
