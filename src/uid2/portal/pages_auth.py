@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from uid2.portal.account_service import csrf_matches
 from uid2.portal.errors import PortalError
 from uid2.portal.web import (
     SESSION_COOKIE,
@@ -79,7 +80,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     session = await session_of(request)
     form = await request.form()
-    if session is not None and str(form.get("csrf_token", "")) == session.csrf_token:
+    if session is not None and csrf_matches(session.csrf_token, str(form.get("csrf_token", ""))):
         await call(portal_of(request).accounts.log_out, session.token)
     response = redirect("/login", "signed-out")
     response.delete_cookie(SESSION_COOKIE, path="/")

@@ -69,13 +69,17 @@ async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     return await run_in_threadpool(fn, *args, **kwargs)
 
 
+_UNSET = object()
+
+
 async def session_of(request: Request) -> Session | None:
-    if "portal_session" not in request.state._state:
+    """The request's session, looked up once per request."""
+    cached = getattr(request.state, "portal_session", _UNSET)
+    if cached is _UNSET:
         token = request.cookies.get(SESSION_COOKIE)
-        found = None if not token else await call(portal_of(request).accounts.session, token)
-        request.state.portal_session = found
-    session: Session | None = request.state.portal_session
-    return session
+        cached = None if not token else await call(portal_of(request).accounts.session, token)
+        request.state.portal_session = cached
+    return cached if isinstance(cached, Session) else None
 
 
 def client_address(request: Request) -> str:
@@ -107,8 +111,8 @@ def render(
 
 
 def anon_csrf(request: Request) -> str:
-    cached: str | None = request.state._state.get("anon_csrf")
-    if cached is None:
+    cached = getattr(request.state, "anon_csrf", None)
+    if not isinstance(cached, str):
         cached = request.cookies.get(ANON_CSRF_COOKIE) or secrets.token_urlsafe(32)
         request.state.anon_csrf = cached
     return cached
