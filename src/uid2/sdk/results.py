@@ -61,6 +61,11 @@ class DecryptedToken:
         return _datetime(self._result.expiry_ms)
 
     @property
+    def generated(self) -> datetime | None:
+        """When the token was made (v3/v4; None for v2). Not in the official SDK."""
+        return _datetime(self._result.generated_ms)
+
+    @property
     def site_id(self) -> int | None:
         return self._result.site_id
 

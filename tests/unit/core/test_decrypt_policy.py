@@ -105,6 +105,7 @@ def test_a_valid_token_decrypts_with_every_field(version: AdvertisingTokenVersio
         advertising_token_version=version,
         is_client_side_generated=False,
         expiry_ms=tf.NOW_MS + tf.HOUR,
+        generated_ms=None if version is tf.V2 else tf.NOW_MS,
     )
     assert result.success
 
@@ -379,6 +380,7 @@ def test_fault_11_1_domain_check_failure_fills_site_fields_but_not_uid() -> None
         tf.V4,
         True,
         tf.NOW_MS + tf.HOUR,
+        tf.NOW_MS,
     )
 
 

@@ -170,4 +170,5 @@ def _full_result(
         outer.version,
         bool(inner.privacy_bits & PRIVACY_CSTG),
         outer.expires_ms,
+        outer.generated_ms,
     )

@@ -88,7 +88,7 @@ def try_fast_decrypt(
         return None
     return make_result(
         _SUCCESS, b64(raw_uid), established, site_id, site_key.site_id, scope, identity_type,
-        GCM_VERSIONS[version_byte], bool(privacy & PRIVACY_CSTG), expires,
+        GCM_VERSIONS[version_byte], bool(privacy & PRIVACY_CSTG), expires, generated,
     )  # fmt: skip
 
 
@@ -129,5 +129,5 @@ def _try_v2(
         return None
     return make_result(
         _SUCCESS, b64(raw_uid), established, site_id, site_key.site_id, keyring.identity_scope,
-        None, _V2, bool(privacy & PRIVACY_CSTG), expires,
+        None, _V2, bool(privacy & PRIVACY_CSTG), expires, None,
     )  # fmt: skip

@@ -37,6 +37,7 @@ class DecryptResult(NamedTuple):
     advertising_token_version: AdvertisingTokenVersion | None = None
     is_client_side_generated: bool | None = None
     expiry_ms: int | None = None
+    generated_ms: int | None = None  # v3/v4 only: v2 tokens carry no generated time
 
     @property
     def success(self) -> bool:
@@ -62,11 +63,12 @@ def make_result(
     version: AdvertisingTokenVersion,
     is_client_side_generated: bool,
     expiry_ms: int,
+    generated_ms: int | None,
 ) -> DecryptResult:
     """A fully filled result (positional, so it skips the NamedTuple keyword handling)."""
     return _new_tuple(DecryptResult, (
         status, uid, established_ms, site_id, site_key_site_id, identity_scope, identity_type,
-        version, is_client_side_generated, expiry_ms,
+        version, is_client_side_generated, expiry_ms, generated_ms,
     ))  # fmt: skip
 
 
