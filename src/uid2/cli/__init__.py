@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from uid2.cli import accounts as accounts
 from uid2.cli import control as control
+from uid2.cli import pixel as pixel
 from uid2.cli import serve as serve
 from uid2.cli import tools as tools
 from uid2.cli.base import cli

@@ -91,13 +91,13 @@ def serve_portal(
         host=host,
         port=port,
         workers=workers,
-        log_config=_log_config_with("uid2"),
+        log_config=log_config_with("uid2"),
         log_level="info",
         access_log=False,  # one-time links are paths: keep them out of access logs
     )
 
 
-def _log_config_with(logger: str) -> dict[str, Any]:
+def log_config_with(logger: str) -> dict[str, Any]:
     """uvicorn's logging set-up, plus ``logger`` at INFO on its console handler (uvicorn only
     configures its own loggers, so the portal's development-mode links would go nowhere)."""
     from uvicorn.config import LOGGING_CONFIG

@@ -37,6 +37,12 @@ class DecryptedToken:
         return DecryptedToken(DecryptResult(status))
 
     @property
+    def result(self) -> DecryptResult:
+        """The core result underneath, with times as epoch milliseconds (not in the official
+        SDK; services that store times use it instead of building datetimes)."""
+        return self._result
+
+    @property
     def status(self) -> DecryptionStatus:
         return self._result.status
 
