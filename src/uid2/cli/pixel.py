@@ -192,3 +192,66 @@ def pixel_segment(event_name: str, output: Path | None, db: str | None) -> None:
     else:
         output.write_text(text)
         click.echo(f"{len(uids)} raw UID2s written to {output}", err=True)
+
+
+@pixel.command("creative")
+@click.option(
+    "--template",
+    required=True,
+    metavar="URL",
+    help="Creative pixel URL holding the {UID2_TOKEN} macro.",
+)
+@click.option(
+    "--operator", "operator_url", required=True, envvar="UID2_OPERATOR_URL", metavar="URL"
+)
+@click.option(
+    "--api-key",
+    required=True,
+    envvar="UID2_API_KEY",
+    metavar="KEY",
+    help="The DSP's API key (SHARER role); or $UID2_API_KEY.",
+)
+@click.option(
+    "--secret",
+    required=True,
+    envvar="UID2_SECRET",
+    metavar="SECRET",
+    help="Its client secret; or $UID2_SECRET.",
+)
+@click.option(
+    "--raw-uid",
+    "raw_uids",
+    multiple=True,
+    metavar="UID2",
+    help="A raw UID2 (repeatable); or give --input.",
+)
+@click.option("--input", "input_file", type=click.File("r"), default=None,
+              help="A file of raw UID2s, one per line ('-' for standard input).")  # fmt: skip
+def pixel_creative(
+    template: str, operator_url: str, api_key: str, secret: str, raw_uids: tuple[str, ...],
+    input_file: Any,
+) -> None:  # fmt: skip
+    """Fill a creative pixel template with a fresh token per raw UID2 (one URL per line)."""
+    from uid2.sdk import SharingClient, creative_pixel_urls
+
+    uids = list(raw_uids) + ([line.strip() for line in input_file if line.strip()]
+                             if input_file else [])  # fmt: skip
+    if not uids:
+        raise click.UsageError("give --raw-uid or --input")
+    with SharingClient(operator_url, api_key, secret) as client:
+        refreshed = client.refresh()
+        if not refreshed.success:
+            raise click.ClickException(f"could not fetch sharing keys: {refreshed.reason}")
+        try:
+            urls = creative_pixel_urls(client, template, uids)
+        except ValueError as error:
+            raise click.UsageError(str(error)) from None
+    failures = 0
+    for number, made in enumerate(urls, start=1):
+        if made.url is None:  # the raw UID2 itself is not echoed
+            failures += 1
+            click.echo(f"error: line {number}: {made.status.name}", err=True)
+        else:
+            click.echo(made.url)
+    if failures:
+        sys.exit(1)

@@ -206,7 +206,12 @@ def create_app(
     ensure_schema(engine)
     store = EventStore(engine)
     metrics = PixelMetrics(registry or CollectorRegistry())
-    sharing = client or SharingClient(settings.operator_url, settings.api_key, settings.secret)
+    sharing = client or SharingClient(
+        settings.operator_url,
+        settings.api_key,
+        settings.secret,
+        on_demand_interval=settings.key_refresh_min_seconds,
+    )
     if optout_lookup is None:
         status = OptOutStatusClient(settings.operator_url, settings.api_key, settings.secret)
         optout_lookup = status.opted_out

@@ -22,6 +22,9 @@ class PixelSettings:
     optout_sweep_seconds: float = 5.0
     # seconds between full re-checks of every stored raw UID2 (opt-outs after the first check)
     optout_full_sweep_seconds: float = 3600.0
+    # least seconds between two key refreshes caused by a token under an unknown key: a new
+    # sharing grant then shows at the first pixel after the operator has it
+    key_refresh_min_seconds: float = 1.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> PixelSettings:
@@ -51,4 +54,5 @@ class PixelSettings:
             commit_wait_seconds=seconds("UID2_PIXEL_COMMIT_WAIT_SECONDS", 2.0),
             optout_sweep_seconds=seconds("UID2_PIXEL_OPTOUT_SWEEP_SECONDS", 5.0),
             optout_full_sweep_seconds=seconds("UID2_PIXEL_OPTOUT_FULL_SWEEP_SECONDS", 3600.0),
+            key_refresh_min_seconds=seconds("UID2_PIXEL_KEY_REFRESH_MIN_SECONDS", 1.0),
         )

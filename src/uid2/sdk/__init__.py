@@ -46,6 +46,12 @@ from uid2.sdk.key_clients import SharingClient as SharingClient
 from uid2.sdk.legacy import EuidClientFactory as EuidClientFactory
 from uid2.sdk.legacy import Uid2Client as Uid2Client
 from uid2.sdk.legacy import Uid2ClientFactory as Uid2ClientFactory
+from uid2.sdk.optout_status import OptOutStatusClient as OptOutStatusClient
+from uid2.sdk.pixels import CreativeUrl as CreativeUrl
+from uid2.sdk.pixels import creative_pixel_url as creative_pixel_url
+from uid2.sdk.pixels import creative_pixel_urls as creative_pixel_urls
+from uid2.sdk.pixels import tracking_pixel_url as tracking_pixel_url
+from uid2.sdk.pixels import tracking_pixel_url_for as tracking_pixel_url_for
 from uid2.sdk.publisher import Uid2PublisherClient as Uid2PublisherClient
 from uid2.sdk.publisher_responses import TokenGenerateResponse as TokenGenerateResponse
 from uid2.sdk.publisher_responses import TokenRefreshResponse as TokenRefreshResponse
@@ -63,6 +69,7 @@ __all__ = [
     "BidstreamClient",
     "Bucket",
     "ClientType",
+    "CreativeUrl",
     "DecryptedToken",
     "DecryptionStatus",
     "EncryptionDataResponse",
@@ -84,6 +91,7 @@ __all__ = [
     "Keyring",
     "MappedIdentity",
     "OperatorError",
+    "OptOutStatusClient",
     "RefreshResponse",
     "ResponseError",
     "RetryPolicy",
@@ -99,6 +107,10 @@ __all__ = [
     "Uid2TimeoutError",
     "UnmappedIdentity",
     "UnmappedIdentityReason",
+    "creative_pixel_url",
+    "creative_pixel_urls",
     "normalize_and_hash_email",
     "normalize_and_hash_phone",
+    "tracking_pixel_url",
+    "tracking_pixel_url_for",
 ]
