@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -76,7 +77,7 @@ class _KeyClient:
         self.stop_auto_refresh()
         self._session.close()
 
-    def __enter__(self) -> _KeyClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
