@@ -21,6 +21,7 @@ from uid2.core.tokens.result import DecryptResult
 
 TOKEN_PARAM = "uid2_token"
 EVENT_PARAM = "ev"
+CACHE_BUSTER_PARAM = "cb"  # uid2-pixel.js makes each image URL unique with it: not event data
 MAX_TOKEN_LENGTH = 1024  # tokens are under 500 characters (portal-and-sharing §1.4)
 MAX_EVENT_LENGTH = 64
 MAX_PARAMS_BYTES = 2048
@@ -108,6 +109,7 @@ def build_event(
     fields = dict(fields or {})
     tokens = fields.pop(TOKEN_PARAM, [])
     event = _event_name(fields.pop(EVENT_PARAM, []))
+    fields.pop(CACHE_BUSTER_PARAM, None)
     params = None if too_many else _params(fields)
     base = (now_ms, kind, event)
     domain = referrer_domain(referer)

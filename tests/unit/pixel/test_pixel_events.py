@@ -97,3 +97,8 @@ def test_creative_templates_take_the_token_once() -> None:
     assert url.endswith("uid2_token=a%2Bb")
     with pytest.raises(ValueError, match="exactly once"):
         creative_pixel_url("https://adv.example/px/creative", "t")
+
+
+def test_the_cache_buster_is_not_kept() -> None:
+    event = _event({"uid2_token": [TOKEN], "cb": ["0123456789abcdef"], "v": ["1"]})
+    assert json.loads(event.params) == {"v": "1"}  # type: ignore[attr-defined]

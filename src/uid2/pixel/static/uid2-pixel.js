@@ -5,7 +5,11 @@
  *   p.fire(event, dii, params) turns an email or phone number typed on the page into a UID2
  *   advertising token and sends it to a pixel receiver with a plain image GET:
  *
- *     {pixelUrl}?uid2_token=<token>&ev=<event>&<params...>
+ *     {pixelUrl}?uid2_token=<token>&ev=<event>&<params...>&cb=<random>
+ *
+ *   cb is a random cache-buster (16 hex digits): browsers reuse an image already loaded by the
+ *   page for the same URL without asking the server again, so two identical events would
+ *   otherwise reach the receiver once. Set cacheBuster: false to leave it out.
  *
  *   1. The DII is normalised and hashed in the browser, exactly as the operator does it
  *      (operator.md §3.1): SHA-256 of the UTF-8 of the normalised email or phone, base64.
@@ -17,7 +21,7 @@
  *      public key, so only the operator ever sees it.
  *   3. The pixel is fired with `new Image()`. The receiver gets the advertising token and the
  *      event, never the email, the phone or their hashes. fire() refuses ("invalid") an event or
- *      params that carry the DII, and params that try to set uid2_token or ev.
+ *      params that carry the DII, and params that try to set uid2_token, ev or cb.
  *
  * CONFIG
  *   var p = uid2Pixel.create({
@@ -25,7 +29,8 @@
  *     subscriptionId:  "abcdEFGH12",                    // the CSTG keypair's subscription id
  *     serverPublicKey: "UID2-X-P-MFkw...",             // its public key, prefix included
  *     pixelUrl:        "https://pixel.example.net/p",   // the receiver
- *     storageKey:      "uid2-pixel-identity"            // optional localStorage key
+ *     storageKey:      "uid2-pixel-identity",           // optional localStorage key
+ *     cacheBuster:     true                             // optional, see cb above
  *   });
  *   p.fire("purchase", {email: "Jane.Doe@example.com"}, {value: "12.50"})
  *     .then(function (r) { ... });  // r = {status: "sent"|"optout"|"invalid"|"error", url?}
@@ -62,7 +67,7 @@
   var DEFAULT_STORAGE_KEY = "uid2-pixel-identity";
   var SERVER_KEY_PREFIX_LENGTH = 9; // "UID2-X-P-" / "EUID-X-L-" (operator.md §7.1)
   var GCM_IV_LENGTH = 12;
-  var RESERVED_PARAMS = { uid2_token: true, ev: true };
+  var RESERVED_PARAMS = { uid2_token: true, ev: true, cb: true };
   var PHONE = /^\+[0-9]{10,15}$/;
   var HASH_B64 = /^[A-Za-z0-9+/]{43}=$/; // 32 bytes, strict standard base64
   var HASH_HEX = /^[0-9A-Fa-f]{64}$/;
@@ -401,7 +406,7 @@
 
   // --- the pixel ------------------------------------------------------------------------------
 
-  function buildQuery(token, event, params) {
+  function buildQuery(token, event, params, cacheBuster) {
     var parts = [];
     if (token !== null) parts.push("uid2_token=" + encodeURIComponent(token));
     parts.push("ev=" + encodeURIComponent(event));
@@ -410,6 +415,7 @@
       if (value === undefined || value === null) return;
       parts.push(encodeURIComponent(name) + "=" + encodeURIComponent(String(value)));
     });
+    if (cacheBuster) parts.push("cb=" + bytesToHex(crypto.getRandomValues(new Uint8Array(8))));
     return parts.join("&");
   }
 
@@ -565,7 +571,7 @@
         })
         .then(function (result) {
           if (result === null) return { status: "invalid" };
-          var query = buildQuery(result.token, event, extra);
+          var query = buildQuery(result.token, event, extra, config.cacheBuster !== false);
           var url = config.pixelUrl + (config.pixelUrl.indexOf("?") >= 0 ? "&" : "?") + query;
           sendPixel(url);
           return { status: result.token === null ? "optout" : "sent", url: url };
