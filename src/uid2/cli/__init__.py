@@ -11,6 +11,7 @@ from uid2.cli import control as control
 from uid2.cli import pixel as pixel
 from uid2.cli import serve as serve
 from uid2.cli import tools as tools
+from uid2.cli import up as up
 from uid2.cli.base import cli
 
 

@@ -8,11 +8,13 @@ so that several workers starting at once create it once.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Engine,
     Integer,
     MetaData,
@@ -30,7 +32,7 @@ from sqlalchemy import (
 )
 
 from uid2.pixel.events import Extra, PixelEvent, PixelKind
-from uid2.store.database import is_postgresql, make_engine
+from uid2.store.database import READ_ONLY_FLAG, is_postgresql, make_engine
 
 metadata = MetaData()
 AutoId = BigInteger().with_variant(Integer(), "sqlite")
@@ -90,6 +92,16 @@ def _sqlite_synchronous(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only. On SQLite it begins a plain (deferred) transaction rather
+    than ``BEGIN IMMEDIATE``: a read must neither wait for the writer nor hold it up, which
+    would leave pixels answered before their commit (``commit_wait_seconds``)."""
+    with engine.connect() as connection:
+        connection.info[READ_ONLY_FLAG] = True
+        yield connection
+
+
 def ensure_schema(engine: Engine) -> None:
     with engine.begin() as connection:
         if is_postgresql(engine):
@@ -140,7 +152,7 @@ class EventStore:
         query = query.order_by(pixel_events.c.seq)
         if limit is not None:
             query = query.limit(limit)
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             for row in connection.execute(query):
                 yield StoredEvent(int(row.seq), _event(row))
 
@@ -148,7 +160,7 @@ class EventStore:
         """``(sender site id, status, count)`` rows."""
         columns = (pixel_events.c.sender_site_id, pixel_events.c.status)
         query = select(*columns, func.count()).group_by(*columns).order_by(*columns)
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             return [(s, st, int(n)) for s, st, n in connection.execute(query)]
 
     def segment(self, event_name: str) -> list[str]:
@@ -159,8 +171,20 @@ class EventStore:
             .distinct()
             .order_by(pixel_events.c.raw_uid2)
         )
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             return list(connection.scalars(query))
+
+    def latest_raw_uid(self) -> str | None:
+        """The raw UID2 of the newest event that has one."""
+        query = (
+            select(pixel_events.c.raw_uid2)
+            .where(pixel_events.c.raw_uid2.is_not(None))
+            .order_by(pixel_events.c.seq.desc())
+            .limit(1)
+        )
+        with reading(self.engine) as connection:
+            value = connection.scalar(query)
+        return None if value is None else str(value)
 
     # --- opt-out sweeping ----------------------------------------------------------------
 
@@ -172,7 +196,7 @@ class EventStore:
             .order_by(pixel_events.c.seq)
             .limit(limit)
         )
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             rows = connection.execute(query).all()
         last = int(rows[-1].seq) if rows else seq
         return list(dict.fromkeys(r.raw_uid2 for r in rows)), last
@@ -197,7 +221,7 @@ class EventStore:
             return int(result.rowcount)
 
     def get_meta(self, name: str) -> str | None:
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             value = connection.scalar(select(pixel_meta.c.value).where(pixel_meta.c.name == name))
         return None if value is None else str(value)
 
