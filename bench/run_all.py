@@ -16,6 +16,7 @@ BENCHMARKS = [
     ("SDK vs uid2-client 2.9.0", "sdk_vs_official.py"),
     ("Operator endpoints vs a no-op endpoint (2 workers, wrk on loopback)", "operator_load.py"),
     ("Opt-out propagation to two operator processes", "optout_propagation.py"),
+    ("Pixel receiver, 2 workers, SQLite and PostgreSQL (wrk on loopback)", "pixel_receiver.py"),
 ]
 
 
