@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,10 +131,13 @@ def _children(
     local = "http://127.0.0.1"
     operator = f"{local}:{ports.operator}"
 
-    def receiver(port: int, who: str, key: dict[str, str]) -> list[str]:
+    def receiver(port: int, who: str) -> list[str]:
         db = sqlite_url(home / f"pixel-{who}.db")
-        return ["serve", "pixel", "--operator", operator, "--port", str(port), "--db", db,
-                "--api-key", key["key"], "--secret", key["secret"]]  # fmt: skip
+        return ["serve", "pixel", "--operator", operator, "--port", str(port), "--db", db]
+
+    def credentials(key: dict[str, str]) -> dict[str, str]:
+        # in the environment, not on the command line, where `ps` would show them
+        return {**env, "UID2_PIXEL_API_KEY": key["key"], "UID2_PIXEL_SECRET": key["secret"]}
 
     keys = data["keys"]
     return [
@@ -142,11 +145,10 @@ def _children(
          env, f"{operator}/ops/healthcheck"),
         ("portal", ["serve", "portal", "--port", str(ports.portal), "--dev"], env,
          f"{local}:{ports.portal}/healthz"),
-        ("pixel-dsp", receiver(ports.dsp_pixel, "dsp", keys["dsp_receiver"]), env,
+        ("pixel-dsp", receiver(ports.dsp_pixel, "dsp"), credentials(keys["dsp_receiver"]),
          f"{local}:{ports.dsp_pixel}/healthz"),
-        ("pixel-advertiser",
-         receiver(ports.advertiser_pixel, "advertiser", keys["advertiser_receiver"]), env,
-         f"{local}:{ports.advertiser_pixel}/healthz"),
+        ("pixel-advertiser", receiver(ports.advertiser_pixel, "advertiser"),
+         credentials(keys["advertiser_receiver"]), f"{local}:{ports.advertiser_pixel}/healthz"),
     ]  # fmt: skip
 
 
@@ -194,16 +196,29 @@ def up(base_port: int) -> None:
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     children: list[Child] = []
-    with _supervised(children):
-        for name, args, child_env, health in _children(data, ports, home, env):
-            children.append(_start(name, args, child_env, health, logs))
-        _wait_healthy(children)
-        click.echo(_summary(data, ports, home))
-        _serve_demo(data, ports, home)
+    try:
+        with _supervised(children):
+            for name, args, child_env, health in _children(data, ports, home, env):
+                children.append(_start(name, args, child_env, health, logs))
+            _wait_healthy(children)
+            _serve_demo(data, ports, home, lambda: click.echo(_summary(data, ports, home)))
+    except KeyboardInterrupt:  # Ctrl-C while starting: the children are stopped already
+        click.echo("stopped", err=True)
+        sys.exit(130)
 
 
-def _serve_demo(data: dict[str, Any], ports: Ports, home: Path) -> None:
+def _serve_demo(
+    data: dict[str, Any], ports: Ports, home: Path, announce: Callable[[], None]
+) -> None:
     import uvicorn
+
+    class AnnouncingServer(uvicorn.Server):
+        """Says "up" only once the demo sites listen, the last part to start."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                announce()
 
     from uid2.pixel.demo_site import ShopConfig, create_demo_app
     from uid2.pixel.store import EventStore, ensure_schema, open_engine
@@ -226,8 +241,11 @@ def _serve_demo(data: dict[str, Any], ports: Ports, home: Path) -> None:
         events.latest_raw_uid,
         lambda raw_uid: dsp.encrypt_raw_uid_into_token(raw_uid).encrypted_data,
     )  # fmt: skip
+    config = uvicorn.Config(app, host="127.0.0.1", port=ports.demo, log_level="warning")
     try:
-        uvicorn.run(app, host="127.0.0.1", port=ports.demo, log_level="warning")
+        AnnouncingServer(config).run()
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it handled: stopping is what was asked
     finally:
         dsp.close()
         engine.dispose()
