@@ -6,6 +6,8 @@ import csv
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -97,12 +99,16 @@ def pixel() -> None:
     """A pixel receiver's events, and creative pixel URLs for DSPs."""
 
 
-def _store(db: str | None) -> Any:
+@contextmanager
+def _store(db: str | None) -> Iterator[Any]:
     from uid2.pixel.store import EventStore, ensure_schema, open_engine
 
     engine = open_engine(db or _default_db())
-    ensure_schema(engine)
-    return EventStore(engine)
+    try:
+        ensure_schema(engine)
+        yield EventStore(engine)
+    finally:
+        engine.dispose()
 
 
 def _since_ms(since: str | None) -> int:
@@ -143,10 +149,9 @@ def pixel_events(
     since: str | None, event_name: str | None, as_json: bool, as_csv: bool, db: str | None
 ) -> None:
     """List stored pixel events (oldest first)."""
-    store = _store(db)
-    rows = [
-        event_row(s.seq, s.event) for s in store.events(_since_ms(since), event_name=event_name)
-    ]
+    with _store(db) as store:
+        stored = store.events(_since_ms(since), event_name=event_name)
+        rows = [event_row(s.seq, s.event) for s in stored]
     if as_json:
         click.echo(json.dumps(rows))
     elif as_csv:
@@ -171,9 +176,11 @@ def _blank() -> Any:
 @_db_option
 def pixel_stats(as_json: bool, db: str | None) -> None:
     """Event counts per sender site and status."""
+    with _store(db) as store:
+        counts = store.stats()
     rows = [
         {"sender_site_id": site, "status": status, "events": count}
-        for site, status, count in _store(db).stats()
+        for site, status, count in counts
     ]
     emit_rows(as_json, rows, "Pixel events by sender and status")
 
@@ -185,7 +192,8 @@ def pixel_stats(as_json: bool, db: str | None) -> None:
 @_db_option
 def pixel_segment(event_name: str, output: Path | None, db: str | None) -> None:
     """Export the distinct raw UID2s recorded for an event, one per line."""
-    uids = _store(db).segment(event_name)
+    with _store(db) as store:
+        uids = store.segment(event_name)
     text = "".join(f"{u}\n" for u in uids)
     if output is None:
         click.echo(text, nl=False)

@@ -10,6 +10,7 @@ second. Every pixel is answered, whatever its token; the answer waits for the ev
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -22,14 +23,17 @@ from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Message, Receive, Scope, Send
 
+from uid2.core.enums import ClientType
+from uid2.core.tokens import decrypt_token
 from uid2.core.tokens.result import DecryptResult
 from uid2.pixel.events import MAX_FIELDS, Decrypt, PixelKind, build_event
 from uid2.pixel.metrics import PixelMetrics
 from uid2.pixel.optout_sweep import Lookup, OptOutSweeper
 from uid2.pixel.settings import PixelSettings
-from uid2.pixel.store import EventStore, ensure_schema, open_engine
+from uid2.pixel.store import EventStore, ensure_schema, open_engine, reading
 from uid2.pixel.writer import GroupCommitWriter
 from uid2.sdk.key_clients import SharingClient
+from uid2.sdk.keyring_holder import REFRESHABLE_STATUSES
 from uid2.sdk.optout_status import OptOutStatusClient
 
 logger = logging.getLogger("uid2.pixel")
@@ -48,6 +52,7 @@ _GIF_START: Message = {
     "headers": [(b"content-type", b"image/gif"), _NO_STORE, (b"content-length", b"%d" % len(GIF))],
 }
 _GIF_BODY: Message = {"type": "http.response.body", "body": GIF}
+_REFRESHABLE = frozenset(s.name for s in REFRESHABLE_STATUSES)
 
 
 def wall_clock_ms() -> int:
@@ -65,6 +70,37 @@ def parse_fields(raw: bytes) -> dict[str, list[str]] | None:
         )  # fmt: skip
     except ValueError:
         return None
+
+
+def beacon_fields(body: bytes) -> dict[str, list[str]] | None:
+    """A beacon body: a JSON object of strings, or form encoding (sendBeacon's text/plain).
+
+    Anything else is refused (None) rather than read as form fields, where a JSON body's
+    token would end up in a parameter name and be stored.
+    """
+    text = body.strip()
+    if not text.startswith((b"{", b"[")):
+        return parse_fields(body)
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(document, dict) or len(document) > MAX_FIELDS:
+        return None
+    if not all(isinstance(v, str) for v in document.values()):
+        return None
+    return {str(k): [v] for k, v in document.items()}
+
+
+def merge_fields(
+    first: dict[str, list[str]] | None, second: dict[str, list[str]] | None
+) -> dict[str, list[str]] | None:
+    if first is None or second is None:
+        return None
+    merged = {k: list(v) for k, v in first.items()}
+    for key, values in second.items():
+        merged.setdefault(key, []).extend(values)
+    return merged if len(merged) <= MAX_FIELDS else None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -104,8 +140,12 @@ class PixelApp:
         sweeper: OptOutSweeper | None = None,
         on_start: Callable[[], None] = lambda: None,
         on_stop: Callable[[], None] = lambda: None,
+        decrypt_now: Decrypt | None = None,
     ) -> None:
+        """``decrypt`` may block (a key refresh over HTTP); ``decrypt_now``, if given, must
+        not: it decides every token but those whose status a key refresh could change."""
         self._decrypt = decrypt
+        self._decrypt_now = decrypt_now or decrypt
         self.writer = writer
         self.metrics = metrics
         self._engine = engine
@@ -140,18 +180,19 @@ class PixelApp:
             await _respond(send, 404, b"not found", b"text/plain")
 
     async def _pixel(self, scope: Scope, receive: Receive, send: Send, kind: PixelKind) -> None:
-        raw = scope["query_string"]
+        fields = parse_fields(scope["query_string"])
         if scope["method"] == "POST":  # a beacon: fields in the query and/or the body
             body = await _read_body(receive, MAX_BEACON_BYTES)
-            raw = (
-                b"\x00" * (MAX_QUERY_BYTES + 1)
-                if body is None
-                else b"&".join(p for p in (raw, body) if p)
+            fields = merge_fields(fields, None if body is None else beacon_fields(body))
+        referer, now_ms = _header(scope, b"referer"), self._clock_ms()
+        event = build_event(kind, fields, referer, now_ms, self._decrypt_now)
+        if event.status in _REFRESHABLE:
+            # Newer keys may help: the SharingClient then refreshes them over HTTP in the
+            # calling thread (at most once per key_refresh_min_seconds), which must not stall
+            # the event loop and every other pixel with it.
+            event = await run_in_threadpool(
+                build_event, kind, fields, referer, now_ms, self._decrypt
             )
-        fields = parse_fields(raw)
-        event = build_event(
-            kind, fields, _header(scope, b"referer"), self._clock_ms(), self._decrypt
-        )
         self.metrics.pixels.labels(kind.value, event.status).inc()
         future = self.writer.submit(event)
         if future is not None:
@@ -168,7 +209,7 @@ class PixelApp:
 
     def _database_reachable(self) -> bool:
         try:
-            with self._engine.connect() as connection:
+            with reading(self._engine) as connection:  # never queues behind the writer
                 connection.execute(text("SELECT 1"))
         except Exception:  # any failure to reach the database means "not healthy"
             return False
@@ -226,13 +267,18 @@ def create_app(
     def decrypt(token: str) -> DecryptResult:
         return sharing.decrypt_token_into_raw_uid(token).result
 
+    def decrypt_now(token: str) -> DecryptResult:  # the same, without refreshing keys
+        return decrypt_token(
+            token, sharing.keys, now_ms=wall_clock_ms(), client_type=ClientType.SHARING
+        )
+
     def start() -> None:
         answer = sharing.refresh()
         if not answer.success:
             logger.warning(
                 "no sharing keys yet (%s); pixels fail until a refresh works", answer.reason
             )
-        sharing.start_auto_refresh()
+        sharing.start_auto_refresh(settings.key_refresh_seconds)
 
     return PixelApp(
         decrypt,
@@ -244,6 +290,7 @@ def create_app(
         sweeper=sweeper,
         on_start=start,
         on_stop=sharing.stop_auto_refresh,
+        decrypt_now=decrypt_now,
     )
 
 

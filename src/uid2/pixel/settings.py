@@ -25,6 +25,8 @@ class PixelSettings:
     # least seconds between two key refreshes caused by a token under an unknown key: a new
     # sharing grant then shows at the first pixel after the operator has it
     key_refresh_min_seconds: float = 1.0
+    # seconds between background key refreshes: a revoked grant stops working within this
+    key_refresh_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> PixelSettings:
@@ -55,4 +57,5 @@ class PixelSettings:
             optout_sweep_seconds=seconds("UID2_PIXEL_OPTOUT_SWEEP_SECONDS", 5.0),
             optout_full_sweep_seconds=seconds("UID2_PIXEL_OPTOUT_FULL_SWEEP_SECONDS", 3600.0),
             key_refresh_min_seconds=seconds("UID2_PIXEL_KEY_REFRESH_MIN_SECONDS", 1.0),
+            key_refresh_seconds=seconds("UID2_PIXEL_KEY_REFRESH_SECONDS", 300.0),
         )

@@ -102,3 +102,17 @@ def test_creative_templates_take_the_token_once() -> None:
 def test_the_cache_buster_is_not_kept() -> None:
     event = _event({"uid2_token": [TOKEN], "cb": ["0123456789abcdef"], "v": ["1"]})
     assert json.loads(event.params) == {"v": "1"}  # type: ignore[attr-defined]
+
+
+def test_beacon_bodies_are_form_fields_or_a_json_object_of_strings() -> None:
+    from uid2.pixel.app import beacon_fields, merge_fields
+
+    assert beacon_fields(b"uid2_token=abc&ev=x") == {"uid2_token": ["abc"], "ev": ["x"]}
+    assert beacon_fields(b'{"uid2_token": "abc", "ev": "x"}') == {
+        "uid2_token": ["abc"],
+        "ev": ["x"],
+    }
+    for refused in (b'{"uid2_token": ["abc"]}', b"[1]", b"{not json", b'{"a": {"b": "c"}}'):
+        assert beacon_fields(refused) is None
+    assert merge_fields({"a": ["1"]}, {"a": ["2"], "b": ["3"]}) == {"a": ["1", "2"], "b": ["3"]}
+    assert merge_fields({"a": ["1"]}, None) is None
