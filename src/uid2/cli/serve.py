@@ -25,7 +25,7 @@ def serve() -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
 @click.option("--poll-interval", type=click.FloatRange(0.1), default=None,
-              help="Seconds between store-version polls (default 5).")  # fmt: skip
+              help="Seconds between store-version polls (default 1).")  # fmt: skip
 @db_option
 def serve_operator(
     host: str, port: int, workers: int, poll_interval: float | None, db: str | None

@@ -46,7 +46,7 @@ class Settings:
     optout_status_api_enabled: bool = True
     optout_status_max_request_size: int = 5000
     max_body_bytes: int = 1 << 20
-    poll_interval_seconds: float = 5.0
+    poll_interval_seconds: float = 1.0
     stale_after_seconds: float = 600.0  # healthcheck turns 503 past this age without a reload
     api_key_cache_size: int = 100_000
     enable_noop_endpoint: bool = False  # /ops/noop, for benchmarks only

@@ -24,9 +24,11 @@ from uid2.portal.api import api_routes
 from uid2.portal.middleware import PortalMetrics, PortalMiddleware
 from uid2.portal.pages_auth import auth_routes
 from uid2.portal.pages_integration import integration_routes
+from uid2.portal.pages_optout import optout_routes
 from uid2.portal.pages_participant import participant_routes
 from uid2.portal.pages_platform import platform_routes
 from uid2.portal.pages_sharing import sharing_routes
+from uid2.portal.pages_webhooks import webhook_routes
 from uid2.portal.participant_service import ParticipantService
 from uid2.portal.platform_service import PlatformService
 from uid2.portal.ratelimit import AttemptLimiter
@@ -70,6 +72,8 @@ def create_app(
         *integration_routes(),
         *sharing_routes(),
         *platform_routes(),
+        *optout_routes(),
+        *webhook_routes(),
         *api_routes(),
     ]
     app = Starlette(routes=routes)
