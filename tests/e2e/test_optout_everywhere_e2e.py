@@ -178,8 +178,8 @@ def _honoured_everywhere(ops: Operators, url: str, email: str, raw_uid: str,
 def _before(ops: Operators, email: str) -> tuple[str, str]:
     """The raw UID2 and a live identity (JSON) for ``email``, before its opt-out."""
     url = ops.urls[0]
-    raw_uid = ops.mapper(url).generate_identity_map(
-        uid2.IdentityMapV3Input.from_emails([email])).mapped_identities[email].current_raw_uid  # fmt: skip
+    mapped = ops.mapper(url).generate_identity_map(uid2.IdentityMapV3Input.from_emails([email]))
+    raw_uid = mapped.mapped_identities[email].current_raw_uid
     identity = ops.publisher(url).generate_token(uid2.TokenGenerateInput.from_email(email))
     tokens = identity.get_identity()
     assert tokens is not None and _cstg_status(ops, url, email) == "success"
