@@ -24,7 +24,7 @@ from uid2.portal.api import api_routes
 from uid2.portal.middleware import PortalMetrics, PortalMiddleware
 from uid2.portal.pages_auth import auth_routes
 from uid2.portal.pages_integration import integration_routes
-from uid2.portal.pages_optout import optout_routes
+from uid2.portal.pages_optout import OptOutDesk, optout_routes
 from uid2.portal.pages_participant import participant_routes
 from uid2.portal.pages_platform import platform_routes
 from uid2.portal.pages_sharing import sharing_routes
@@ -61,6 +61,7 @@ def create_app(
         platform=PlatformService(runtime),
         limiter=AttemptLimiter(settings.login_attempts_per_minute),
         clock_ms=clock_ms,
+        optout=OptOutDesk.create(runtime, settings),
     )
     metrics = PortalMetrics(registry or CollectorRegistry())
     routes = [

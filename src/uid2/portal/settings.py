@@ -24,6 +24,8 @@ class PortalSettings:
     lockout_minutes: int = 15
     # Per client address: sign-in and link attempts allowed per minute.
     login_attempts_per_minute: int = 20
+    # Per client address: consumer opt-out form posts (each of its two steps) allowed per minute.
+    optout_attempts_per_minute: int = 10
     # Where links point; default: the scheme and host of the request that made them.
     public_url: str | None = None
 
@@ -52,5 +54,6 @@ class PortalSettings:
             max_failed_logins=number("UID2_PORTAL_MAX_FAILED_LOGINS", 5),
             lockout_minutes=number("UID2_PORTAL_LOCKOUT_MINUTES", 15),
             login_attempts_per_minute=number("UID2_PORTAL_LOGIN_ATTEMPTS_PER_MINUTE", 20),
+            optout_attempts_per_minute=number("UID2_PORTAL_OPTOUT_ATTEMPTS_PER_MINUTE", 10),
             public_url=environ.get("UID2_PORTAL_PUBLIC_URL", "").strip().rstrip("/") or None,
         )

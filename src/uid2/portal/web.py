@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -27,6 +27,9 @@ from uid2.portal.participant_service import ParticipantService
 from uid2.portal.platform_service import PlatformService
 from uid2.portal.ratelimit import AttemptLimiter
 from uid2.portal.settings import PortalSettings
+
+if TYPE_CHECKING:  # pages_optout imports this module
+    from uid2.portal.pages_optout import OptOutDesk
 
 SESSION_COOKIE = "uid2_portal_session"
 ANON_CSRF_COOKIE = "uid2_portal_csrf"  # double-submit token for forms shown before sign-in
@@ -53,6 +56,7 @@ class Portal:
     platform: PlatformService
     limiter: AttemptLimiter
     clock_ms: Callable[[], int]
+    optout: OptOutDesk  # the consumer opt-out page's signing key, limiter and recorder
 
     def link_url(self, request: Request, token: str) -> str:
         """The one-time link for ``token``, on the public URL or the requested host."""
