@@ -10,9 +10,10 @@ it takes is measured by `bench/optout_propagation.py`, not asserted here.
 
 from __future__ import annotations
 
-import base64
+import html
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -214,9 +215,50 @@ def test_an_opt_out_reaches_every_endpoint_of_both_operators(
         uid2.TokenGenerateInput.from_email(other)).is_success()  # fmt: skip
 
 
-def test_the_consumer_page_is_an_entry_point_too(operators: Operators) -> None:
-    from uid2.portal.pages_optout import optout_routes
+def _hidden(page: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert found is not None, name
+    return html.unescape(found.group(1))
 
-    if not optout_routes():
-        pytest.skip("the portal does not serve /optout yet")
-    base64.b64encode(b"")  # the page is driven in tests/browser/test_optout_page.py
+
+def _consumer_page_optout(portal: str, email: str) -> None:
+    """The two steps of the portal's /optout page, as a browser posts them."""
+    with httpx.Client(base_url=portal) as client:
+        form = client.get("/optout").text
+        csrf = _hidden(form, "csrf_token")
+        cookie = {"Cookie": f"uid2_portal_csrf={csrf}"}  # Secure: httpx keeps it off http
+        confirm = client.post("/optout", headers=cookie, data={
+            "csrf_token": csrf, "identity_type": "email", "identity": email})  # fmt: skip
+        assert confirm.status_code == 200, confirm.text
+        done = client.post("/optout/confirm", headers=cookie, data={
+            name: _hidden(confirm.text, name)
+            for name in ("csrf_token", "identity_type", "identity", "confirmation")})  # fmt: skip
+        assert done.status_code == 200, done.text
+
+
+def test_the_consumer_page_is_an_entry_point_too(operators: Operators, tmp_path: Path) -> None:
+    email = "leaving.page@example.com"
+    raw_uid, identity = _before(operators, email)
+    port = free_port()
+    with (tmp_path / "portal.log").open("wb") as log:
+        command = [UID2, "serve", "portal", "--port", str(port)]
+        portal = subprocess.Popen(command, env=operators.env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _eventually(lambda: _ok(url + "/healthz"), timeout=30)
+        _consumer_page_optout(url, email)
+        for operator in operators.urls:
+            _eventually(
+                lambda u=operator: _honoured_everywhere(operators, u, email, raw_uid, identity)
+            )  # type: ignore[misc]
+    finally:
+        portal.terminate()
+        portal.wait(timeout=20)
+
+
+def _ok(url: str) -> bool:
+    try:
+        with httpx.Client(timeout=1) as client:
+            return client.get(url).status_code == 200
+    except httpx.HTTPError:
+        return False
