@@ -28,7 +28,7 @@ STOP_TIMEOUT_S = 20.0
 # Ctrl-C is how `uid2 up` is meant to stop: 0, or 128 + SIGINT like its SIGTERM path
 CLEAN_EXITS = (0, 128 + signal.SIGINT)
 UP_BANNER = "uid2 is up"
-CHILDREN = 4  # operator, portal, two pixel receivers
+CHILDREN = 5  # operator, portal, two pixel receivers, the webhook worker
 
 
 def _port_free(port: int) -> bool:

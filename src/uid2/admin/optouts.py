@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from uid2.admin.context import Context, journal
 from uid2.admin.errors import AdminError, AdminErrorCode
 from uid2.admin.lookups import require_info
+from uid2.admin.webhooks import enqueue_deliveries
 from uid2.core.dii import normalize_and_hash_email, normalize_and_hash_phone
 from uid2.core.encoding import b64decode_strict
 from uid2.core.enums import IdentityScope, IdentityType
@@ -61,6 +62,7 @@ def record_optout(cmd: RecordOptOut, uow: SqlAlchemyUnitOfWork, ctx: Context) ->
         else:
             advertising_id = raw_uid_v2(flh, salt)
         seq = uow.optouts.add(flh, advertising_id, ctx.now_s)
+        enqueue_deliveries(uow, seq, ctx.now_ms)  # same transaction: no opt-out without them
         details = {"seq": seq, "identity_type": cmd.identity_type.name}
         journal(uow, ctx, "optout.add", f"optout:{seq}", details, [StoreName.OPTOUTS])
         uow.commit()

@@ -12,6 +12,7 @@ from uid2.cli import pixel as pixel
 from uid2.cli import serve as serve
 from uid2.cli import tools as tools
 from uid2.cli import up as up
+from uid2.cli import webhooks as webhooks
 from uid2.cli.base import cli
 
 

@@ -1,9 +1,9 @@
 """``uid2 up``: the whole stack on the embedded default, with a seeded demo.
 
 It initialises the control plane under ``UID2_HOME``, seeds the demo once
-(:mod:`uid2.cli.demo_seed`), starts the operator, the portal and two pixel receivers as child
-processes, serves the demo sites itself, prints every URL and the demo logins, and stops
-everything on Ctrl-C. Running it again reuses the data.
+(:mod:`uid2.cli.demo_seed`), starts the operator, the portal, two pixel receivers and the
+opt-out webhook worker as child processes, serves the demo sites itself, prints every URL
+and the demo logins, and stops everything on Ctrl-C. Running it again reuses the data.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from uid2.store.location import StoreLocation
 
 UID2 = str(Path(sys.executable).parent / "uid2")
 START_TIMEOUT_S = 60.0
+ALIVE_FOR_S = 1.0  # a child without a health URL (the webhook worker) is up once it stays alive
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +75,14 @@ def _port_free(port: int) -> bool:
 class Child:
     name: str
     process: subprocess.Popen[bytes]
-    health_url: str
+    health_url: str | None
     log: Path
+    started: float = field(default_factory=time.monotonic)
 
 
-def _start(name: str, args: list[str], env: dict[str, str], health: str, logs: Path) -> Child:
+def _start(
+    name: str, args: list[str], env: dict[str, str], health: str | None, logs: Path
+) -> Child:
     log = logs / f"{name}.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -94,6 +98,10 @@ def _wait_healthy(children: list[Child]) -> None:
         for child in list(pending):
             if child.process.poll() is not None:
                 raise click.ClickException(f"{child.name} stopped; see {child.log}")
+            if child.health_url is None:
+                if time.monotonic() - child.started >= ALIVE_FOR_S:
+                    pending.remove(child)
+                continue
             try:
                 if httpx.get(child.health_url, timeout=1).status_code == 200:
                     pending.remove(child)
@@ -127,7 +135,7 @@ def _supervised(children: list[Child]) -> Iterator[None]:
 
 def _children(
     data: dict[str, Any], ports: Ports, home: Path, env: dict[str, str]
-) -> list[tuple[str, list[str], dict[str, str], str]]:
+) -> list[tuple[str, list[str], dict[str, str], str | None]]:
     local = "http://127.0.0.1"
     operator = f"{local}:{ports.operator}"
 
@@ -149,6 +157,7 @@ def _children(
          f"{local}:{ports.dsp_pixel}/healthz"),
         ("pixel-advertiser", receiver(ports.advertiser_pixel, "advertiser"),
          credentials(keys["advertiser_receiver"]), f"{local}:{ports.advertiser_pixel}/healthz"),
+        ("webhooks", ["serve", "webhooks", "--poll-interval", "1"], env, None),
     ]  # fmt: skip
 
 
@@ -162,6 +171,7 @@ def _summary(data: dict[str, Any], ports: Ports, home: Path) -> str:
         f"  shop receiver     http://127.0.0.1:{ports.advertiser_pixel}/px/creative",
         f"  demo shop         http://localhost:{ports.demo}/shop   (tracking pixel)",
         f"  demo ad page      http://localhost:{ports.demo}/ad     (creative pixel)",
+        "  opt-out webhooks  delivered by a worker; `uid2 webhook list` shows the backlog",
         "  portal logins:",
     ]
     for login in data["logins"]:

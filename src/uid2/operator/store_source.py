@@ -14,6 +14,7 @@ import threading
 from sqlalchemy import Engine
 
 from uid2.admin.context import Context, journal, system_entropy
+from uid2.admin.webhooks import enqueue_deliveries
 from uid2.operator.snapshot import (
     ControlPlane,
     OptOutIndex,
@@ -96,6 +97,7 @@ class StoreOptOutSink:
         ctx = Context(now_ms=now_ms, actor="operator:logout", entropy=system_entropy())
         with SqlAlchemyUnitOfWork(self._engine, self._box) as uow:
             seq = uow.optouts.add(first_level_hash, raw_uid, now_ms // 1000)
+            enqueue_deliveries(uow, seq, now_ms)  # the webhook outbox, in the same transaction
             details = {"seq": seq, "source": "/v2/token/logout"}
             journal(uow, ctx, "optout.add", f"optout:{seq}", details, [StoreName.OPTOUTS])
             uow.commit()

@@ -35,6 +35,7 @@ from uid2.admin.sharing import update_sharing as admin_update_sharing
 from uid2.admin.validation import roles_allowed_for
 from uid2.portal.errors import PortalError, bad_field, not_found
 from uid2.portal.runtime import Principal, Runtime, mapped_errors
+from uid2.portal.webhook_service import WebhookService
 from uid2.store.records import (
     ApiKey,
     AuditEntry,
@@ -57,6 +58,7 @@ class SharingPage:
 class ParticipantService:
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
+        self.webhooks = WebhookService(runtime)  # opt-out webhooks and their delivery status
 
     # --- participants ---------------------------------------------------------------------
 

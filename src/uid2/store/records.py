@@ -209,6 +209,83 @@ class OneTimeToken:
     used: bool
 
 
+class WebhookMethod(Enum):
+    """How an opt-out webhook is called: with an empty body either way (system.md §2.3)."""
+
+    GET = "GET"
+    POST = "POST"
+
+
+class DeliveryState(Enum):
+    PENDING = "pending"  # due at ``next_attempt_ms`` (or being sent)
+    DELIVERED = "delivered"  # the receiver answered 200 or 204
+    FAILED = "failed"  # refused for good (another status, too many attempts, webhook disabled)
+
+
+@dataclass(frozen=True, slots=True)
+class OptOutWebhook:
+    webhook_id: int
+    site_id: int
+    url_template: str  # holds ${ADVERTISING_ID} and maybe ${OPTOUT_EPOCH}
+    method: WebhookMethod
+    created_s: int
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """One opt-out to one webhook. ``last_error`` is a short reason, never a URL or raw UID2."""
+
+    webhook_id: int
+    optout_seq: int
+    state: DeliveryState
+    attempts: int
+    created_ms: int
+    next_attempt_ms: int
+    last_attempt_ms: int | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    delivered_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DueDelivery:
+    """A claimed delivery with what sending it needs (the raw UID2 stays in memory)."""
+
+    webhook_id: int
+    optout_seq: int
+    attempts: int
+    url_template: str
+    method: WebhookMethod
+    advertising_id: bytes = field(repr=False)
+    optout_created_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """What one attempt changed on its row."""
+
+    webhook_id: int
+    optout_seq: int
+    state: DeliveryState
+    attempts: int
+    next_attempt_ms: int
+    last_attempt_ms: int
+    last_status: int | None
+    last_error: str | None
+    delivered_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryCounts:
+    """A webhook's outbox: ``oldest_pending_ms`` is when its oldest pending row was written."""
+
+    delivered: int = 0
+    pending: int = 0
+    failed: int = 0
+    oldest_pending_ms: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class StoreInfo:
     identity_scope: IdentityScope

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -231,4 +232,34 @@ portal_tokens = Table(  # one-time invite and password-reset links; only the SHA
     Column("created_ms", BigInteger, nullable=False),
     Column("expires_ms", BigInteger, nullable=False),
     Column("used", Boolean, nullable=False),
+)
+
+# --- added by revision 0004: opt-out webhooks and their delivery outbox ----------------------
+
+optout_webhooks = Table(  # a participant's URL template, called once per opt-out
+    "optout_webhooks",
+    metadata,
+    Column("webhook_id", AutoId, primary_key=True, autoincrement=True),
+    Column("site_id", ForeignKey("sites.site_id"), nullable=False, index=True),
+    Column("url_template", String(2048), nullable=False),
+    Column("method", String(8), nullable=False),  # GET | POST
+    Column("created_s", BigInteger, nullable=False),
+    Column("disabled", Boolean, nullable=False),
+)
+
+webhook_deliveries = Table(  # the outbox: one row per (webhook, opt-out), written with the opt-out
+    "webhook_deliveries",
+    metadata,
+    Column("webhook_id", ForeignKey("optout_webhooks.webhook_id"), primary_key=True),
+    Column("optout_seq", ForeignKey("optouts.seq"), primary_key=True),
+    Column("state", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("next_attempt_ms", BigInteger, nullable=False),
+    Column("last_attempt_ms", BigInteger, nullable=True),
+    Column("last_status", Integer, nullable=True),  # the receiver's HTTP status
+    Column("last_error", String(64), nullable=True),  # a short reason, never a URL or raw UID2
+    Column("delivered_ms", BigInteger, nullable=True),
+    # the worker's claim: pending rows by due time (delivered rows are never scanned)
+    Index("ix_webhook_deliveries_state_next_attempt_ms", "state", "next_attempt_ms"),
 )

@@ -45,6 +45,10 @@ from uid2.store.repos_portal import (
     SqlAlchemySessionRepository,
     SqlAlchemyUserRepository,
 )
+from uid2.store.repos_webhooks import (
+    SqlAlchemyWebhookDeliveryRepository,
+    SqlAlchemyWebhookRepository,
+)
 from uid2.store.secrets import SecretBox
 
 WRITER_LOCK_ID = 0x55494432  # "UID2": one advisory lock for every control-plane writer
@@ -68,6 +72,8 @@ class SqlAlchemyUnitOfWork:
     memberships: SqlAlchemyMembershipRepository
     sessions: SqlAlchemySessionRepository
     one_time_tokens: SqlAlchemyOneTimeTokenRepository
+    webhooks: SqlAlchemyWebhookRepository
+    webhook_deliveries: SqlAlchemyWebhookDeliveryRepository
 
     def __init__(
         self, engine: Engine, box: SecretBox | None = None, *, read_only: bool = False
@@ -162,6 +168,8 @@ class SqlAlchemyUnitOfWork:
         self.memberships = SqlAlchemyMembershipRepository(connection)
         self.sessions = SqlAlchemySessionRepository(connection)
         self.one_time_tokens = SqlAlchemyOneTimeTokenRepository(connection)
+        self.webhooks = SqlAlchemyWebhookRepository(connection)
+        self.webhook_deliveries = SqlAlchemyWebhookDeliveryRepository(connection)
 
     def _verify_kek(self) -> None:
         check = self.meta.get(META_KEK_CHECK)
