@@ -74,6 +74,8 @@ async def _edit_page(
     status: int = 200,
 ) -> Response:
     site_id: int = request.path_params["site_id"]
+    # first: a 404 for a participant the caller is not in would tell them which ones they are in
+    session.principal.require_platform_admin()
     sites = await call(portal_of(request).participants.sites_for, session.principal)
     site = next((s for s in sites if s.site_id == site_id), None)
     if site is None:
