@@ -15,6 +15,7 @@ from uid2.portal.web import (
     anonymous_form_ok,
     call,
     client_address,
+    form_values,
     portal_of,
     redirect,
     render,
@@ -53,7 +54,7 @@ async def login_page(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     form = await request.form()
-    values = {k: str(v) for k, v in form.items() if k != "password"}
+    values = form_values(form, exclude=("password",))
     problem = None if anonymous_form_ok(request, form) else _expired_form()
     problem = problem or _throttled(request)
     if problem is None:
@@ -71,7 +72,7 @@ async def login(request: Request) -> Response:
         if problem.status == 429:
             response.headers["Retry-After"] = "60"
         return response
-    response = redirect(_safe_next(values.get("next")))
+    response = redirect(_safe_next(str(form.get("next", ""))))
     max_age = (session.expires_ms - portal_of(request).clock_ms()) // 1000
     set_cookie(request, response, SESSION_COOKIE, session.token, max_age=max(1, max_age))
     return response

@@ -10,8 +10,17 @@ from starlette.routing import Route
 from uid2.portal import forms
 from uid2.portal.account_service import Session
 from uid2.portal.errors import PortalError, bad_field
-from uid2.portal.pages_participant import site_context, site_id_of
-from uid2.portal.web import action, call, form_errors, page, portal_of, redirect, render
+from uid2.portal.pages_participant import participant_page, site_context, site_id_of
+from uid2.portal.web import (
+    action,
+    call,
+    form_errors,
+    form_values,
+    page,
+    portal_of,
+    redirect,
+    render,
+)
 
 # --- API keys -------------------------------------------------------------------------------
 
@@ -25,10 +34,8 @@ async def _keys_page(
     status: int = 200,
 ) -> Response:
     portal = portal_of(request)
-    context = await site_context(request, session)
-    site_id = site_id_of(request)
-    site = await call(portal.participants.site, session.principal, site_id)
-    keys = await call(portal.participants.api_keys, session.principal, site_id)
+    site, context = await participant_page(request, session)
+    keys = await call(portal.participants.api_keys, session.principal, site.site_id)
     context.update(
         keys=keys,
         allowed_roles=sorted(r.value for r in portal.participants.allowed_roles(site)),
@@ -39,8 +46,7 @@ async def _keys_page(
 
 
 def _values(request: Request, form: FormData) -> dict[str, object]:
-    values: dict[str, object] = {k: str(v) for k, v in form.items() if k != "csrf_token"}
-    values["roles"] = [str(r) for r in form.getlist("roles")]
+    values = form_values(form, lists=("roles",))
     # which key's or keypair's form failed, so that its message shows beside its own field
     values["failed_key_id"] = request.path_params.get("key_id")
     values["failed_subscription_id"] = request.path_params.get("subscription_id")

@@ -19,6 +19,7 @@ from uid2.portal.web import (
     action,
     call,
     form_errors,
+    form_values,
     login_redirect,
     page,
     portal_of,
@@ -26,7 +27,7 @@ from uid2.portal.web import (
     render,
     session_of,
 )
-from uid2.store.records import AuditEntry
+from uid2.store.records import AuditEntry, Site
 
 log = logging.getLogger("uid2.portal")
 YEAR_S = 365 * 86_400 + 86_400 // 4
@@ -37,14 +38,18 @@ def site_id_of(request: Request) -> int:
     return site_id
 
 
-async def site_context(request: Request, session: Session) -> dict[str, object]:
-    """What every participant page shows: the participant, the switcher, the caller's role."""
+async def participant_page(request: Request, session: Session) -> tuple[Site, dict[str, object]]:
+    """The participant, and what every participant page shows: it, the switcher, the role."""
     portal = portal_of(request)
     site_id = site_id_of(request)
     site = await call(portal.participants.site, session.principal, site_id)
     sites = await call(portal.participants.sites_for, session.principal)
     role = session.principal.role_in(site_id)
-    return {"site": site, "sites": sites, "role": None if role is None else role.value}
+    return site, {"site": site, "sites": sites, "role": None if role is None else role.value}
+
+
+async def site_context(request: Request, session: Session) -> dict[str, object]:
+    return (await participant_page(request, session))[1]
 
 
 async def home(request: Request) -> Response:
@@ -67,13 +72,12 @@ async def switch(request: Request) -> Response:
 @page
 async def participant_home(request: Request, session: Session) -> Response:
     portal = portal_of(request)
-    context = await site_context(request, session)
-    site_id = site_id_of(request)
+    site, context = await participant_page(request, session)
+    site_id = site.site_id
     keys = await call(portal.participants.api_keys, session.principal, site_id)
     pairs = await call(portal.participants.keypairs, session.principal, site_id)
     sharing = await call(portal.participants.sharing, session.principal, site_id)
     now_s = portal.clock_ms() // 1000
-    site = await call(portal.participants.site, session.principal, site_id)
     context.update(
         allowed_roles=sorted(r.value for r in portal.participants.allowed_roles(site)),
         old_keys=[k for k in keys if not k.disabled and now_s - k.created_s > YEAR_S],
@@ -89,7 +93,7 @@ async def _team_page(
     session: Session,
     *,
     errors: dict[str, str] | None = None,
-    form: dict[str, str] | None = None,
+    form: dict[str, object] | None = None,
     invite_link: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -109,9 +113,8 @@ async def team(request: Request, session: Session) -> Response:
 async def _rerender_team(
     request: Request, session: Session, form: FormData, error: PortalError
 ) -> Response:
-    values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
     return await _team_page(
-        request, session, errors=form_errors(error), form=values, status=error.status
+        request, session, errors=form_errors(error), form=form_values(form), status=error.status
     )
 
 

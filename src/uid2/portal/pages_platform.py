@@ -12,18 +12,21 @@ from starlette.routing import Route
 from uid2.admin.participants import EditParticipant
 from uid2.portal import forms
 from uid2.portal.account_service import Session
-from uid2.portal.errors import PortalError, not_found
+from uid2.portal.errors import PortalError
 from uid2.portal.pages_participant import audit_rows
 from uid2.portal.pages_sharing import TYPE_LABELS
-from uid2.portal.web import action, call, form_errors, page, portal_of, redirect, render
+from uid2.portal.web import (
+    action,
+    call,
+    form_errors,
+    form_values,
+    page,
+    portal_of,
+    redirect,
+    render,
+)
 
 TYPE_VALUES = {t.value: label for t, label in TYPE_LABELS.items()}
-
-
-def _values(form: FormData) -> dict[str, object]:
-    values: dict[str, object] = {k: str(v) for k, v in form.items() if k != "csrf_token"}
-    values["types"] = [str(t) for t in form.getlist("types")]
-    return values
 
 
 async def _platform(
@@ -42,7 +45,7 @@ async def _platform(
 async def _rerender_participants(
     request: Request, session: Session, form: FormData, error: PortalError
 ) -> Response:
-    errors, values = form_errors(error), _values(form)
+    errors, values = form_errors(error), form_values(form, lists=("types",))
     if "site_id" in request.path_params:
         return await _edit_page(request, session, errors=errors, form=values, status=error.status)
     return await _platform(
@@ -76,10 +79,7 @@ async def _edit_page(
     site_id: int = request.path_params["site_id"]
     # first: a 404 for a participant the caller is not in would tell them which ones they are in
     session.principal.require_platform_admin()
-    sites = await call(portal_of(request).participants.sites_for, session.principal)
-    site = next((s for s in sites if s.site_id == site_id), None)
-    if site is None:
-        raise not_found("unknown participant")
+    site = await call(portal_of(request).participants.site, session.principal, site_id)
     return await _platform(
         request,
         session,
@@ -241,7 +241,11 @@ async def _rerender_users(
     request: Request, session: Session, form: FormData, error: PortalError
 ) -> Response:
     return await _users_page(
-        request, session, errors=form_errors(error), form=_values(form), status=error.status
+        request,
+        session,
+        errors=form_errors(error),
+        form=form_values(form, lists=("types",)),
+        status=error.status,
     )
 
 

@@ -11,7 +11,16 @@ from uid2.portal import forms
 from uid2.portal.account_service import Session
 from uid2.portal.errors import PortalError
 from uid2.portal.pages_participant import site_context, site_id_of
-from uid2.portal.web import action, call, form_errors, page, portal_of, redirect, render
+from uid2.portal.web import (
+    action,
+    call,
+    form_errors,
+    form_values,
+    page,
+    portal_of,
+    redirect,
+    render,
+)
 
 # shown after a redirect (?notice=...): fixed texts, never user input
 NOTICES = {
@@ -25,7 +34,7 @@ async def _webhooks_page(
     session: Session,
     *,
     errors: dict[str, str] | None = None,
-    form: dict[str, str] | None = None,
+    form: dict[str, object] | None = None,
     status: int = 200,
 ) -> Response:
     context = await site_context(request, session)
@@ -42,9 +51,8 @@ async def _webhooks_page(
 async def _rerender(
     request: Request, session: Session, form: FormData, error: PortalError
 ) -> Response:
-    values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
     return await _webhooks_page(
-        request, session, errors=form_errors(error), form=values, status=error.status
+        request, session, errors=form_errors(error), form=form_values(form), status=error.status
     )
 
 

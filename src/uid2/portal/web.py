@@ -151,6 +151,16 @@ def error_page(request: Request, error: PortalError, session: Session | None) ->
     return render(request, "error.html", context, session=session, status=error.status)
 
 
+def form_values(
+    form: FormData, *, lists: tuple[str, ...] = (), exclude: tuple[str, ...] = ("csrf_token",)
+) -> dict[str, object]:
+    """What was typed, to show again beside a refusal; ``lists`` are multi-valued fields."""
+    values: dict[str, object] = {k: str(v) for k, v in form.items() if k not in exclude}
+    for name in lists:
+        values[name] = [str(v) for v in form.getlist(name)]
+    return values
+
+
 def form_errors(error: PortalError) -> dict[str, str]:
     return {error.field or "_form": error.message}
 
