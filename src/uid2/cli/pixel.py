@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from uid2.cli.base import cli, emit_rows
-from uid2.cli.serve import log_config_with, serve
+from uid2.cli.serve import run_factory, serve
 from uid2.store.location import StoreLocation
 
 PIXEL_DATABASE_FILE = "pixel.db"
@@ -66,8 +66,6 @@ def serve_pixel(
     db: str | None,
 ) -> None:  # fmt: skip
     """Receive tracking and creative pixels: decrypt, store, answer a 1x1 GIF."""
-    import uvicorn
-
     from uid2.pixel.app import create_app_from_env
     from uid2.pixel.settings import SettingsError
     from uid2.store.errors import StoreError
@@ -82,16 +80,7 @@ def serve_pixel(
         create_app_from_env()  # the schema, the URL and the settings, checked once here
     except (SettingsError, StoreError) as error:
         raise click.ClickException(str(error)) from None
-    uvicorn.run(
-        "uid2.pixel.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=log_config_with("uid2"),
-        log_level="warning",
-        access_log=False,  # pixel URLs carry tokens: never in a log
-    )
+    run_factory("uid2.pixel.app:create_app_from_env", host, port, workers, log_level="warning")
 
 
 @cli.group()

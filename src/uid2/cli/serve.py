@@ -31,8 +31,6 @@ def serve_operator(
     host: str, port: int, workers: int, poll_interval: float | None, db: str | None
 ) -> None:
     """Serve the UID2 operator API from the control plane (see `uid2 init`)."""
-    import uvicorn  # lazily: only serving needs it
-
     from uid2.operator.app import create_app_from_env
     from uid2.operator.settings import SettingsError
     from uid2.operator.snapshot import SnapshotError
@@ -45,15 +43,7 @@ def serve_operator(
         create_app_from_env()  # fail here, in one line, if the store cannot be served
     except (SnapshotError, SettingsError) as error:
         raise click.ClickException(str(error)) from None
-    uvicorn.run(
-        "uid2.operator.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,  # URLs carry no secrets, but access logs are noise at this rate
-    )
+    run_factory("uid2.operator.app:create_app_from_env", host, port, workers, uid2_logs=False)
 
 
 @serve.command("portal")
@@ -69,8 +59,6 @@ def serve_portal(
     host: str, port: int, workers: int, dev: bool, insecure_cookies: bool, db: str | None
 ) -> None:
     """Serve the portal (web UI and JSON API) over the control plane."""
-    import uvicorn
-
     from uid2.portal.app import create_app_from_env
     from uid2.portal.settings import SettingsError
     from uid2.store.errors import StoreError
@@ -85,15 +73,35 @@ def serve_portal(
         create_app_from_env()  # fail here, in one line, if the store cannot be served
     except (SettingsError, StoreError) as error:
         raise click.ClickException(str(error)) from None
+    run_factory("uid2.portal.app:create_app_from_env", host, port, workers)
+
+
+def run_factory(
+    factory: str,
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    log_level: str = "info",
+    uid2_logs: bool = True,
+) -> None:
+    """Serve the app ``factory`` ("module:function") on uvicorn, one call per worker.
+
+    Access logs are always off: portal paths carry one-time links and pixel URLs tokens.
+    ``uid2_logs`` also sends the ``uid2`` loggers to the console.
+    """
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
     uvicorn.run(
-        "uid2.portal.app:create_app_from_env",
+        factory,
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_config=log_config_with("uid2"),
-        log_level="info",
-        access_log=False,  # one-time links are paths: keep them out of access logs
+        log_level=log_level,
+        access_log=False,
+        log_config=log_config_with("uid2") if uid2_logs else LOGGING_CONFIG,
     )
 
 
