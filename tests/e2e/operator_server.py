@@ -5,11 +5,21 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import uvicorn
 from starlette.applications import Starlette
+
+
+def eventually(check: Callable[[], bool], *, timeout: float, every: float = 0.05) -> None:
+    """Waits until ``check()`` is true, for at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(every)
+    raise AssertionError("not seen within the timeout")
 
 
 def free_port() -> int:

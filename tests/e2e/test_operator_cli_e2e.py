@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import uid2_client as official
-from operator_server import free_port
+from operator_server import eventually, free_port
 
 import uid2
 
@@ -57,15 +57,6 @@ class ControlPlane:
 def converge() -> None:
     """Let every worker poll: each reloads on its own, at most POLL seconds apart."""
     time.sleep(POLL * 5)
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("not seen within the timeout")
 
 
 @pytest.fixture
@@ -118,7 +109,7 @@ def _scenario(plane: ControlPlane, url: str, ours_: Callable[[Any], Any]) -> Non
     advertiser = plane.participant("Shop", "advertiser", "MAPPER,SHARER")
     theirs = official.Uid2PublisherClient(url, publisher.key, publisher.secret)
     ours = ours_(uid2.Uid2PublisherClient(url, publisher.key, publisher.secret))
-    eventually(lambda: _generates(ours))
+    eventually(lambda: _generates(ours), timeout=10)
     converge()
 
     # generate (both SDKs), the test identities, refresh, refresh after expiry

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from operator_server import free_port
+from operator_server import eventually, free_port
 
 import uid2
 from uid2.core.cstg import build_cstg_request, open_cstg_response, parse_public_key_string
@@ -42,15 +42,6 @@ def _cli(env: dict[str, str], *args: str) -> dict[str, Any]:
     done = subprocess.run([UID2, *args, "--json"], env=env, capture_output=True, text=True,
                           check=True)  # fmt: skip
     return json.loads(done.stdout)  # type: ignore[no-any-return]
-
-
-def _eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("not seen within the timeout")
 
 
 class Operators:
@@ -110,7 +101,7 @@ def operators(tmp_path: Path) -> Iterator[Operators]:
         urls.append(f"http://127.0.0.1:{port}")
     try:
         for url in urls:
-            _eventually(lambda u=url: _healthy(u), timeout=30)  # type: ignore[misc]
+            eventually(lambda u=url: _ok(u + "/ops/healthcheck"), timeout=30)  # type: ignore[misc]
         ops = Operators(env, urls, keys, cstg)
         yield ops
         ops.close()
@@ -118,14 +109,6 @@ def operators(tmp_path: Path) -> Iterator[Operators]:
         for server in servers:
             server.terminate()
             server.wait(timeout=20)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with httpx.Client(timeout=1) as client:
-            return client.get(url + "/ops/healthcheck").status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _cstg_status(ops: Operators, url: str, email: str) -> str:
@@ -206,7 +189,9 @@ def test_an_opt_out_reaches_every_endpoint_of_both_operators(
     else:
         _logout(operators, email)
     for url in operators.urls:
-        _eventually(lambda u=url: _honoured_everywhere(operators, u, email, raw_uid, identity))  # type: ignore[misc]
+        eventually(
+            lambda u=url: _honoured_everywhere(operators, u, email, raw_uid, identity), timeout=15
+        )  # type: ignore[misc]
         since = _optout_since(operators, url, raw_uid)
         assert since is not None and since % 1000 == 0  # milliseconds, from a seconds record
         assert recorded_ms - 1000 <= since <= time.time_ns() // 1_000_000
@@ -245,11 +230,12 @@ def test_the_consumer_page_is_an_entry_point_too(operators: Operators, tmp_path:
         portal = subprocess.Popen(command, env=operators.env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _eventually(lambda: _ok(url + "/healthz"), timeout=30)
+        eventually(lambda: _ok(url + "/healthz"), timeout=30)
         _consumer_page_optout(url, email)
         for operator in operators.urls:
-            _eventually(
-                lambda u=operator: _honoured_everywhere(operators, u, email, raw_uid, identity)
+            eventually(
+                lambda u=operator: _honoured_everywhere(operators, u, email, raw_uid, identity),
+                timeout=15,
             )  # type: ignore[misc]
     finally:
         portal.terminate()

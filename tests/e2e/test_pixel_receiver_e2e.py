@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from operator_server import free_port
+from operator_server import eventually, free_port
 
 import uid2
 from uid2.pixel.app import GIF
@@ -61,15 +61,6 @@ class Platform:
             env=self.env, capture_output=True, text=True, check=True, timeout=60,
         )  # fmt: skip
         return json.loads(done.stdout) if json_output else done.stdout
-
-
-def eventually(check: Callable[[], bool], timeout: float = 15.0, every: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(every)
-    raise AssertionError("not seen within the timeout")
 
 
 def start(args: list[str], env: dict[str, str], log: Path, health: str) -> subprocess.Popen[bytes]:

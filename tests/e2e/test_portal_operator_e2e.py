@@ -9,15 +9,14 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uid2_client as official
-from operator_server import free_port
+from operator_server import eventually, free_port
 
 pytestmark = [pytest.mark.interop, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -35,15 +34,6 @@ def _run(env: dict[str, str], *args: str, stdin: str | None = None) -> dict[str,
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
-def _eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("not seen within the timeout")
-
-
 def _start(args: list[str], env: dict[str, str], log: Path, health: str) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         process = subprocess.Popen([UID2, *args], env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -56,7 +46,7 @@ def _start(args: list[str], env: dict[str, str], log: Path, health: str) -> subp
         except httpx.HTTPError:
             return False
 
-    _eventually(healthy, timeout=30)
+    eventually(healthy, timeout=30)
     return process
 
 
@@ -134,24 +124,24 @@ def test_keys_and_grants_made_in_the_portal_drive_the_official_sdk(
                                {"name": "pixels-in", "roles": ["SHARER"]}, expect=201)  # fmt: skip
 
     sender = official.SharingClient(operator_url, sender_key["key"], sender_key["secret"])
-    _eventually(lambda: sender.refresh().success)  # the new key reaches the operator
+    eventually(lambda: sender.refresh().success, timeout=20)  # the new key reaches the operator
     token = sender.encrypt_raw_uid_into_token(RAW_UID).encrypted_data
     receiver = official.SharingClient(operator_url, receiver_key["key"], receiver_key["secret"])
-    _eventually(lambda: receiver.refresh().success)
+    eventually(lambda: receiver.refresh().success, timeout=20)
     assert not receiver.decrypt_token_into_raw_uid(token).success  # no permission yet
 
     granted = portal.call("POST", f"/api/v1/participants/{shop}/sharing", {"add_sites": [bidder]})
     assert granted["changed"] and bidder in granted["allowed_sites"]
     assert bidder in portal.call("GET", f"/api/v1/participants/{shop}/sharing")["readers"]
-    _eventually(lambda: _decrypts(receiver, token))
+    eventually(lambda: _decrypts(receiver, token), timeout=20)
 
     portal.call("POST", f"/api/v1/participants/{shop}/sharing", {"remove_sites": [bidder]})
-    _eventually(lambda: not _decrypts(receiver, token))
+    eventually(lambda: not _decrypts(receiver, token), timeout=20)
 
     portal.call("POST", f"/api/v1/participants/{shop}/sharing", {"types": ["dsp"]})
-    _eventually(lambda: _decrypts(receiver, token))  # a type grant covers the DSP
+    eventually(lambda: _decrypts(receiver, token), timeout=20)  # a type grant covers the DSP
 
     key_path = f"/api/v1/participants/{shop}/api-keys/{sender_key['key_id']}/disable"
     portal.call("POST", key_path)  # a bodiless action
-    _eventually(lambda: not official.SharingClient(
-        operator_url, sender_key["key"], sender_key["secret"]).refresh().success)  # fmt: skip
+    disabled = official.SharingClient(operator_url, sender_key["key"], sender_key["secret"])
+    eventually(lambda: not disabled.refresh().success, timeout=20)
