@@ -72,7 +72,7 @@ def mutated_tokens(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
         return token
     i = draw(st.integers(0, len(token) - 1))
-    return token[:i] + draw(st.characters()) + token[i + 1 :]
+    return token[:i] + draw(st.characters(codec="utf-8")) + token[i + 1 :]
 
 
 field_names = st.one_of(st.sampled_from(["uid2_token", "ev", "cb", "n"]), st.text(max_size=20))
