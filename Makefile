@@ -11,7 +11,7 @@ PIP    := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/pip
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet --upgrade pip setuptools
 	$(PIP) install --quiet -e '.[server,dev]' 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/python -c "import uid2, uid2_client, sqlalchemy" 
 	rm -f $(VENV)/.installed-*
