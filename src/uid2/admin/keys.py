@@ -9,9 +9,11 @@ Policy (after upstream admin's ``rotate_*`` endpoints, system.md §1.6, operator
   before anything is encrypted with it. A keyset with no active key gets one that activates
   at once: there is nothing to keep using meanwhile.
 * A key lives ``active_period_s`` (the longest expected gap between rotations) plus the
-  longest token lifetime. When it is superseded, its expiry is pushed to at least the new
-  key's activation plus the longest token lifetime, so every token it encrypted stays
-  readable for that token's whole life, even if rotation ran late.
+  longest token lifetime. When it is superseded, the expiry of every key that may encrypt
+  until the new key activates (the active one, even if it is about to expire, and any
+  pending one) is pushed to at least that activation plus the longest token lifetime, so
+  every token they encrypted stays readable for that token's whole life, even if rotation
+  ran late, and some key stays active until the new one takes over.
 """
 
 from __future__ import annotations
@@ -96,12 +98,24 @@ def plan_rotation(
         return None  # a keyset with nothing usable is rotated however young its keys are
     activates = now_s + policy.activates_in_s if has_active else now_s
     expires = activates + policy.active_period_s + policy.longest_token_lifetime_s
-    superseded = active_key_at(keys, activates - 1) if has_active else None
-    extend: tuple[tuple[int, int], ...] = ()
     must_last_until = activates + policy.longest_token_lifetime_s
-    if superseded is not None and superseded.expires_s < must_last_until:
-        extend = ((superseded.key_id, must_last_until),)
+    in_use = keys_in_use_until(keys, now_s, activates) if has_active else []
+    extend = tuple((k.key_id, must_last_until) for k in in_use if k.expires_s < must_last_until)
     return KeyPlan(activates_s=activates, expires_s=expires, extend=extend)
+
+
+def keys_in_use_until(keys: Sequence[KeysetKey], now_s: int, until_s: int) -> list[KeysetKey]:
+    """The keys that may encrypt from now until ``until_s``: the active one, those due to
+    activate meanwhile, and the one active just before ``until_s`` as the keys stand.
+
+    The active one counts even when it would expire before ``until_s`` (a late rotation):
+    its tokens must outlive it all the same, and extending it also keeps a key active until
+    the new one takes over.
+    """
+    candidates = [active_key_at(keys, now_s), active_key_at(keys, until_s - 1)]
+    candidates += [k for k in keys if now_s < k.activates_s < until_s]
+    by_id = {k.key_id: k for k in candidates if k is not None}
+    return [by_id[key_id] for key_id in sorted(by_id)]
 
 
 def apply_plan(
