@@ -4,6 +4,7 @@ The holder loads once at start (failing loudly if the control plane cannot be se
 daemon thread polls ``source.version()`` and swaps in ``source.load()`` when it moves. Readers
 take ``holder.current``: one attribute read, no lock. While the source fails, the last snapshot
 keeps serving and :meth:`SnapshotHolder.problems` reports staleness past the configured age.
+An outage is logged when it starts, once a minute while it lasts, and when it ends.
 """
 
 from __future__ import annotations
@@ -15,9 +16,18 @@ from collections.abc import Callable
 from typing import Protocol
 
 from uid2.operator.snapshot import ControlPlane, OptOutIndex, Snapshot, build_snapshot
+from uid2.store.errors import StoreError
 from uid2.store.records import OptOut
 
 log = logging.getLogger(__name__)
+_WARN_EVERY_SECONDS = 60.0
+
+
+def describe_failure(exc: Exception) -> str:
+    """The kind of failure, never its message (driver messages can quote URLs and values)."""
+    if isinstance(exc, StoreError):
+        return f"StoreError({exc.code.value})"
+    return type(exc).__name__
 
 
 class SnapshotSource(Protocol):
@@ -77,26 +87,47 @@ class SnapshotHolder:
         self.current: Snapshot = source.load()
         self._last_success = monotonic()
         self._last_error: str | None = None
+        self._last_warning = self._last_success
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def poll_once(self) -> bool:
         """Reload if the version moved; True if a new snapshot was swapped in."""
         try:
-            version = self._source.version()
-            swapped = False
-            if version != self._version:
-                snapshot = self._source.load()
-                self.current, self._version, swapped = snapshot, version, True
-            self._last_success = self._monotonic()
-            self._last_error = None
-            return swapped
+            swapped = self._reload_if_moved()
         except Exception as exc:  # keep serving the last snapshot
-            self._last_error = type(exc).__name__
-            log.warning(
-                "control-plane poll failed (%s); serving the last snapshot", type(exc).__name__
-            )
+            self._note_failure(exc)
             return False
+        self._note_success()
+        return swapped
+
+    def _reload_if_moved(self) -> bool:
+        version = self._source.version()
+        if version == self._version:
+            return False
+        snapshot = self._source.load()
+        self.current, self._version = snapshot, version
+        return True
+
+    def _note_failure(self, exc: Exception) -> None:
+        # One warning when an outage starts, then one a minute: a poll fails every second.
+        now = self._monotonic()
+        first = self._last_error is None
+        self._last_error = describe_failure(exc)
+        if first or now - self._last_warning >= _WARN_EVERY_SECONDS:
+            self._last_warning = now
+            log.warning(
+                "control-plane poll failed (%s); serving the snapshot (last good poll %d s ago)",
+                self._last_error,
+                int(self.age_seconds()),
+            )
+
+    def _note_success(self) -> None:
+        if self._last_error is not None:
+            # the same level as the failures, so that a log read at WARNING shows the outage end
+            log.warning("control plane reachable again after %d s", int(self.age_seconds()))
+        self._last_success = self._monotonic()
+        self._last_error = None
 
     def age_seconds(self) -> float:
         return self._monotonic() - self._last_success

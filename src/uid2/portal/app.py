@@ -1,6 +1,9 @@
 """The portal's ASGI app: HTML pages, the JSON API, ``/healthz`` and ``/metrics``.
 
-Only this module and :mod:`.settings` read the environment (``create_app_from_env``).
+Refusals that escape a handler, and failures to reach the database wherever they happen (the
+session lookup every page starts with included), are answered here: a 503 page, or a 503
+JSON error under ``/api/``, never a 500. Only this module and :mod:`.settings` read the
+environment (``create_app_from_env``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from starlette.staticfiles import StaticFiles
 from uid2.admin.context import Entropy, system_entropy
 from uid2.portal.account_service import AccountService
 from uid2.portal.api import api_routes
+from uid2.portal.api_support import error_response
+from uid2.portal.errors import UNCAUGHT_REFUSALS, as_refusal
 from uid2.portal.middleware import PortalMetrics, PortalMiddleware
 from uid2.portal.pages_auth import auth_routes
 from uid2.portal.pages_integration import integration_routes
@@ -34,7 +39,7 @@ from uid2.portal.platform_service import PlatformService
 from uid2.portal.ratelimit import AttemptLimiter
 from uid2.portal.runtime import Runtime
 from uid2.portal.settings import PortalSettings
-from uid2.portal.web import Portal
+from uid2.portal.web import Portal, error_page
 from uid2.store.secrets import SecretBox
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -77,10 +82,20 @@ def create_app(
         *webhook_routes(),
         *api_routes(),
     ]
-    app = Starlette(routes=routes)
+    handlers = dict.fromkeys(UNCAUGHT_REFUSALS, _uncaught_refusal)
+    app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.portal = portal
     app.add_middleware(PortalMiddleware, metrics=metrics)
     return app
+
+
+async def _uncaught_refusal(request: Request, error: Exception) -> Response:
+    refusal = as_refusal(error)
+    if refusal is None:
+        raise error  # not a refusal: the server error middleware answers a plain 500
+    if request.url.path.startswith("/api/"):
+        return error_response(refusal)
+    return error_page(request, refusal, session=None)  # no session: its lookup may have failed
 
 
 def _healthz(engine: Engine) -> Callable[[Request], object]:

@@ -6,12 +6,30 @@
                                           and the form field it concerns (None: the whole form)
 
 Admin and store errors are mapped here, at one seam; their messages never hold a secret.
+A database that cannot be reached is one answer wherever it shows up (:func:`as_refusal`):
+503, "temporarily unavailable, nothing was changed, try again".
 """
 
 from __future__ import annotations
 
+from sqlalchemy import exc
+
 from uid2.admin.errors import AdminError, AdminErrorCode
 from uid2.store.errors import StoreError, StoreErrorCode
+
+UNAVAILABLE_MESSAGE = (
+    "The service is temporarily unavailable: nothing was changed. Please try again in a moment."
+)
+# Failures of the connection, not of the request: the database is down, unreachable or full.
+# Other DBAPIErrors (IntegrityError, ProgrammingError, ...) are bugs unless they broke the
+# connection, and stay a 500.
+_CONNECTION_FAILURES: tuple[type[Exception], ...] = (
+    exc.OperationalError,  # cannot connect, server closed the connection, lock timeout
+    exc.InterfaceError,  # the driver's connection is already closed
+    exc.DisconnectionError,
+    exc.TimeoutError,  # no pooled connection free in time
+    exc.PendingRollbackError,  # a connection that broke inside a transaction
+)
 
 _ADMIN: dict[AdminErrorCode, tuple[int, str | None]] = {
     AdminErrorCode.NOT_INITIALIZED: (503, None),
@@ -57,8 +75,40 @@ class PortalError(Exception):
 
     @classmethod
     def from_store(cls, error: StoreError) -> PortalError:
+        if error.code is StoreErrorCode.UNAVAILABLE:
+            return unavailable()
         status = _STORE.get(error.code, 503)
         return cls(status, error.message)
+
+
+def unavailable() -> PortalError:
+    return PortalError(503, UNAVAILABLE_MESSAGE)
+
+
+def as_refusal(error: Exception) -> PortalError | None:
+    """What to answer for an exception no handler caught; None: a bug (a plain 500).
+
+    Refusals raised outside a handler's own ``try`` (the session lookup every page starts
+    with) keep their status; failures to reach the database become :func:`unavailable`.
+    """
+    if isinstance(error, PortalError):
+        return error
+    if isinstance(error, StoreError):
+        return PortalError.from_store(error)
+    if isinstance(error, _CONNECTION_FAILURES):
+        return unavailable()
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return unavailable()
+    return None
+
+
+# the exception types whose instances :func:`as_refusal` may answer for
+UNCAUGHT_REFUSALS: tuple[type[Exception], ...] = (
+    PortalError,
+    StoreError,
+    exc.DBAPIError,
+    *_CONNECTION_FAILURES,
+)
 
 
 def forbidden(message: str = "you do not have access to this page") -> PortalError:

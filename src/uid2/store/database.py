@@ -22,6 +22,14 @@ from sqlalchemy.engine import make_url
 from uid2.store.errors import StoreError, StoreErrorCode
 
 SQLITE_BUSY_TIMEOUT_S = 30
+# libpq: give up connecting after 10 s, and notice a dead peer within about a minute.
+POSTGRES_TIMEOUTS = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 MIGRATION_LOCK_ID = 0x55494434  # serialises concurrent `uid2 init` runs on PostgreSQL
 FIRST_REVISION = "0001"
 
@@ -38,11 +46,20 @@ def make_engine(url: str) -> Engine:
     except (exc.ArgumentError, exc.NoSuchModuleError, ImportError):
         # The URL may hold a password: name the problem, not the value.
         raise StoreError(StoreErrorCode.BAD_URL, "the database URL is not valid") from None
+    # Statement parameters hold raw UID2s, password hashes and sealed secrets: keep them out of
+    # SQL echo and out of error messages (a driver error's text would quote them otherwise).
+    if parsed.get_backend_name() == "postgresql":
+        # A network that drops packets (rather than refusing) must not hang an operator's poll
+        # or a portal request for the OS's minutes-long TCP timeouts; the URL's own query wins.
+        args = {k: v for k, v in POSTGRES_TIMEOUTS.items() if k not in parsed.query}
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args=args)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
     if parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    engine = create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, hide_parameters=True
+    )
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_immediate)
     return engine
