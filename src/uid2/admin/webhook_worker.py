@@ -8,6 +8,9 @@ and the row is sent again: delivery is at-least-once, receivers must be idempote
 keyed by the raw UID2). A clean stop (``stop`` set) claims nothing more, waits for the calls in
 flight and records them.
 
+The worker keeps what its metrics and health check read (:mod:`.webhook_metrics`): attempts
+by outcome, and when a pass of the loop last ended with the store answering.
+
 Logs name the webhook id, the opt-out's sequence number, the status or the error's class name:
 never the URL (it holds the raw UID2, and may hold the receiver's credentials). httpx logs each
 request's URL at INFO, so its loggers are raised to WARNING.
@@ -58,6 +61,14 @@ class WorkerSettings:
         return round((3 * self.timeout_s + 2) * 1000)
 
 
+@dataclass(frozen=True, slots=True)
+class LoopStatus:
+    """What the loop's last passes say, replaced as a whole at the end of each pass."""
+
+    last_good_pass: float | None = None  # monotonic time a pass last ended with the store up
+    store_problem: str | None = None  # why the store failed in the last pass, if it did
+
+
 def quiet_http_client_logs() -> None:
     for name in _CHATTY_LOGGERS:
         logger = logging.getLogger(name)
@@ -74,6 +85,7 @@ class WebhookWorker:
         clock_ms: Callable[[], int] = wall_clock_ms,
         random_unit: Callable[[], float] = random.random,
         transport: httpx.BaseTransport | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         quiet_http_client_logs()
         self._engine = engine
@@ -92,20 +104,36 @@ class WebhookWorker:
         self._in_flight: dict[Future[Attempt], DueDelivery] = {}
         self._unrecorded: list[DeliveryOutcome] = []
         self._store_failing = False
+        self._monotonic = monotonic
+        self._pass_problem: str | None = None
+        self.loop_status = LoopStatus()  # read by other threads: one reference swap per pass
+        self._outcomes = dict.fromkeys(DeliveryState, 0)
+
+    def outcome_counts(self) -> dict[DeliveryState, int]:
+        """Attempts finished so far by this worker, by the state they left the row in."""
+        return dict(self._outcomes)
 
     # --- the loop -------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
         """Deliver until ``stop`` is set, then finish the calls in flight and return."""
         while not stop.is_set():
-            claimed = self._guarded(self._fill)
-            if self._in_flight:
+            self._pass_problem = None
+            self._claim()
+            busy = bool(self._in_flight)  # anything claimed is in flight
+            if busy:
                 self._collect(self._settings.poll_interval_s)
-                continue
-            self._flush()  # outcomes a failing store refused earlier, if any
-            if not claimed:
+            else:
+                self._flush()  # outcomes a failing store refused earlier, if any
+            self._end_pass()
+            if not busy:
                 stop.wait(self._settings.poll_interval_s)
         self._collect(None)
+
+    def _end_pass(self) -> None:
+        problem = self._pass_problem
+        last_good = self.loop_status.last_good_pass if problem else self._monotonic()
+        self.loop_status = LoopStatus(last_good, problem)
 
     def run_once(self) -> list[DeliveryOutcome]:
         """Claim what is due (up to the concurrency), send it, record it; for tests and tools."""
@@ -116,20 +144,20 @@ class WebhookWorker:
         self._pool.shutdown(wait=True)
         self._client.close()
 
-    def _guarded(self, step: Callable[[], int]) -> int:
-        """Runs ``step``; a failing store is logged once per outage, and the loop goes on."""
+    def _claim(self) -> None:
+        """Claims what is due; a failing store is logged once per outage, and the loop goes on."""
         try:
-            claimed = step()
+            self._fill()
         except Exception as error:  # a worker keeps going; driver messages may quote rows
-            reason = error.message if isinstance(error, StoreError) else type(error).__name__
+            reason = _reason(error)
             if not self._store_failing:
                 log.warning("webhook worker: cannot claim deliveries (%s); retrying", reason)
             self._store_failing = True
-            return 0
+            self._pass_problem = f"cannot claim deliveries ({reason})"
+            return
         if self._store_failing:
             log.info("webhook worker: the store answers again")
         self._store_failing = False
-        return claimed
 
     # --- claiming and sending -------------------------------------------------------------
 
@@ -179,6 +207,7 @@ class WebhookWorker:
                 attempt = _result(future)
                 result = outcome(due, attempt, now_ms, self._random_unit(), self._settings.retry)
                 _log_outcome(result)
+                self._outcomes[result.state] += 1
                 self._unrecorded.append(result)
         return self._flush()
 
@@ -191,11 +220,17 @@ class WebhookWorker:
                 uow.webhook_deliveries.record(pending)
                 uow.commit()
         except Exception as error:  # kept for the next try; driver messages may quote rows
-            reason = error.message if isinstance(error, StoreError) else type(error).__name__
+            reason = _reason(error)
             log.warning("webhook worker: outcomes not saved yet (%s)", reason)
+            self._pass_problem = f"cannot save outcomes ({reason})"
             self._unrecorded = pending + self._unrecorded
             return []
         return pending
+
+
+def _reason(error: Exception) -> str:
+    """A store error's own message; otherwise the class name (driver messages may quote rows)."""
+    return error.message if isinstance(error, StoreError) else type(error).__name__
 
 
 def _result(future: Future[Attempt]) -> Attempt:

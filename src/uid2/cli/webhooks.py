@@ -7,11 +7,16 @@ import signal
 import sys
 import threading
 import time
+from contextlib import ExitStack
+from functools import partial
 from types import FrameType
 
 import click
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
 
 from uid2.admin.webhook_delivery import RetryPolicy
+from uid2.admin.webhook_metrics import WorkerMonitor, stale_after_s
 from uid2.admin.webhook_worker import WebhookWorker, WorkerSettings, quiet_http_client_logs
 from uid2.admin.webhooks import (
     CreateWebhook,
@@ -24,7 +29,9 @@ from uid2.admin.webhooks import (
 )
 from uid2.cli.base import cli, context, db_option, emit, emit_rows, json_option, runtime
 from uid2.cli.serve import serve
+from uid2.cli.status_server import StatusServer
 from uid2.store.records import DeliveryCounts, OptOutWebhook
+from uid2.store.webhook_backlog import read_backlog
 
 log = logging.getLogger("uid2.webhooks")
 
@@ -98,6 +105,12 @@ def _is(status: WebhookStatus, webhook: OptOutWebhook) -> bool:
               help="Seconds before the first retry; doubles each time (with jitter).")  # fmt: skip
 @click.option("--backoff-cap", type=click.FloatRange(0.001), default=900.0, show_default=True,
               help="Longest wait between retries, in seconds.")  # fmt: skip
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              envvar="UID2_WEBHOOK_METRICS_PORT", show_envvar=True,
+              help="Serve /metrics and /healthz on this port (default: no port).")  # fmt: skip
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              envvar="UID2_WEBHOOK_METRICS_HOST", show_envvar=True,
+              help="Address for --metrics-port.")  # fmt: skip
 @db_option
 def serve_webhooks(
     poll_interval: float,
@@ -106,6 +119,8 @@ def serve_webhooks(
     max_attempts: int,
     backoff_base: float,
     backoff_cap: float,
+    metrics_port: int | None,
+    metrics_host: str,
     db: str | None,
 ) -> None:
     """Deliver opt-outs to the webhooks until SIGTERM or Ctrl-C (then finish calls in flight)."""
@@ -115,14 +130,34 @@ def serve_webhooks(
     _configure_logging()
     stop = threading.Event()
     _stop_on_signals(stop)
-    with runtime(db) as rt:
+    with runtime(db) as rt, ExitStack() as running:
         worker = WebhookWorker(rt.engine, rt.box, settings)
+        running.callback(worker.close)  # after the status server stops (last in, first out)
+        if metrics_port is not None:
+            status = _status_server(worker, rt.engine, settings, metrics_host, metrics_port)
+            running.enter_context(status)
+            log.info("metrics and health at http://%s:%d", metrics_host, status.port)
         log.info("webhook worker started (poll %.2f s, timeout %.1f s)", poll_interval, timeout_s)
-        try:
-            worker.run(stop)
-        finally:
-            worker.close()
+        worker.run(stop)
     log.info("webhook worker stopped")
+
+
+def _status_server(
+    worker: WebhookWorker, engine: Engine, settings: WorkerSettings, host: str, port: int
+) -> StatusServer:
+    monitor = WorkerMonitor(
+        worker,
+        partial(read_backlog, engine),
+        stale_after_s=stale_after_s(settings.poll_interval_s),
+    )
+    registry = CollectorRegistry()
+    registry.register(monitor)
+    try:
+        return StatusServer(host, port, registry, monitor.problems)
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot serve metrics on {host}:{port} ({error.strerror or type(error).__name__})"
+        ) from None
 
 
 def _configure_logging() -> None:

@@ -1,4 +1,5 @@
-"""Pure-ASGI middleware: CORS, the X-Amzn-Trace-Id echo, request counting (operator.md §1.1).
+"""Pure-ASGI middleware: CORS, the X-Amzn-Trace-Id echo, request counting and timing
+(operator.md §1.1).
 
 Pure ASGI rather than ``BaseHTTPMiddleware``: it adds a few microseconds per request, which
 matters on an API whose hot endpoints take tens of microseconds.
@@ -6,6 +7,7 @@ matters on an API whose hot endpoints take tens of microseconds.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,6 +21,10 @@ _ALLOWED_HEADERS = (
 _WITH_AUTHORIZATION = _ALLOWED_HEADERS + ", Authorization"
 _AUTHORIZATION_PATHS = frozenset({"/v2/token/validate"})  # only validate (operator.md §1.1)
 _ALLOWED_METHODS = b"GET, POST, OPTIONS"
+# Label values are bounded: a client may send any path or method token.
+UNKNOWN_PATH = "unknown"
+OTHER_METHOD = "other"
+_METHOD_LABELS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class OperatorMiddleware:
@@ -40,9 +46,10 @@ class OperatorMiddleware:
             elif name == b"access-control-request-method":
                 request_method = value
         path: str = scope["path"]
+        started = time.perf_counter()
         if scope["method"] == "OPTIONS" and origin is not None and request_method is not None:
             await self._preflight(path, origin, send)
-            self._count(path, "OPTIONS", 204)
+            self._count(path, "OPTIONS", 204, started)
             return
         status = 500
 
@@ -62,11 +69,15 @@ class OperatorMiddleware:
         try:
             await self._app(scope, receive, send_wrapper)
         finally:
-            self._count(path, scope["method"], status)
+            self._count(path, scope["method"], status, started)
 
-    def _count(self, path: str, method: str, status: int) -> None:
-        label = path if path in self._paths else "unknown"
-        self._metrics.requests.inc(label, method, str(status))
+    def _count(self, path: str, method: str, status: int, started: float) -> None:
+        self._metrics.latency.observe(  # which is the request count too
+            time.perf_counter() - started,
+            path if path in self._paths else UNKNOWN_PATH,
+            method if method in _METHOD_LABELS else OTHER_METHOD,
+            str(status),
+        )
 
     async def _preflight(self, path: str, origin: bytes, send: Send) -> None:
         allowed = _WITH_AUTHORIZATION if path in _AUTHORIZATION_PATHS else _ALLOWED_HEADERS

@@ -27,6 +27,7 @@ from uid2.core.enums import ClientType
 from uid2.core.tokens import decrypt_token
 from uid2.core.tokens.result import DecryptResult
 from uid2.pixel.events import MAX_FIELDS, Decrypt, PixelKind, build_event
+from uid2.pixel.key_age import KeyAge
 from uid2.pixel.metrics import PixelMetrics
 from uid2.pixel.optout_sweep import Lookup, OptOutSweeper
 from uid2.pixel.settings import PixelSettings
@@ -53,6 +54,10 @@ _GIF_START: Message = {
 }
 _GIF_BODY: Message = {"type": "http.response.body", "body": GIF}
 _REFRESHABLE = frozenset(s.name for s in REFRESHABLE_STATUSES)
+SCRIPT_PATH, HEALTH_PATH, METRICS_PATH = "/uid2-pixel.js", "/healthz", "/metrics"
+UNKNOWN_ENDPOINT = "unknown"
+_ENDPOINTS = frozenset({*_KINDS, SCRIPT_PATH, HEALTH_PATH, METRICS_PATH})
+DATABASE_UNREACHABLE = "database unreachable"
 
 
 def wall_clock_ms() -> int:
@@ -121,10 +126,11 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     return body
 
 
-async def _respond(send: Send, status: int, body: bytes, content_type: bytes) -> None:
+async def _respond(send: Send, status: int, body: bytes, content_type: bytes) -> int:
     headers = [(b"content-type", content_type), _NO_STORE, (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+    return status
 
 
 class PixelApp:
@@ -141,9 +147,11 @@ class PixelApp:
         on_start: Callable[[], None] = lambda: None,
         on_stop: Callable[[], None] = lambda: None,
         decrypt_now: Decrypt | None = None,
+        key_age: KeyAge | None = None,
     ) -> None:
         """``decrypt`` may block (a key refresh over HTTP); ``decrypt_now``, if given, must
-        not: it decides every token but those whose status a key refresh could change."""
+        not: it decides every token but those whose status a key refresh could change.
+        ``key_age``, if given, makes ``/healthz`` fail when the keys are too old."""
         self._decrypt = decrypt
         self._decrypt_now = decrypt_now or decrypt
         self.writer = writer
@@ -154,32 +162,46 @@ class PixelApp:
         self._sweeper = sweeper
         self._on_start = on_start
         self._on_stop = on_stop
+        self._key_age = key_age
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
+        if scope["type"] != "http":
+            return  # a websocket: refused by the server when the app returns
+        started, status = time.perf_counter(), 500
+        try:
+            status = await self._answer(scope, receive, send)
+        finally:
+            path = scope["path"]
+            endpoint = path if path in _ENDPOINTS else UNKNOWN_ENDPOINT
+            self.metrics.request(endpoint, scope["method"], status, time.perf_counter() - started)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> int:
+        """Answers one request; returns its HTTP status."""
         path, method = scope["path"], scope["method"]
         kind = _KINDS.get(path)
         if kind is not None and method in ("GET", "POST"):
-            await self._pixel(scope, receive, send, kind)
-        elif path == "/uid2-pixel.js" and method == "GET":
-            await _respond(send, 200, SCRIPT.read_bytes(), b"text/javascript; charset=utf-8")
-        elif path == "/healthz" and method == "GET":
-            healthy = await run_in_threadpool(self._database_reachable)
-            await _respond(
-                send,
-                200 if healthy else 503,
-                b"OK" if healthy else b"database unreachable",
-                b"text/plain",
-            )
-        elif path == "/metrics" and method == "GET":
+            return await self._pixel(scope, receive, send, kind)
+        if path == SCRIPT_PATH and method == "GET":
+            return await _respond(send, 200, SCRIPT.read_bytes(), b"text/javascript; charset=utf-8")
+        if path == HEALTH_PATH and method == "GET":
+            problems = await self._health_problems()
+            body = "\n".join(problems).encode() if problems else b"OK"
+            return await _respond(send, 503 if problems else 200, body, b"text/plain")
+        if path == METRICS_PATH and method == "GET":
             body = generate_latest(self.metrics.registry)
-            await _respond(send, 200, body, CONTENT_TYPE_LATEST.encode())
-        else:
-            await _respond(send, 404, b"not found", b"text/plain")
+            return await _respond(send, 200, body, CONTENT_TYPE_LATEST.encode())
+        return await _respond(send, 404, b"not found", b"text/plain")
 
-    async def _pixel(self, scope: Scope, receive: Receive, send: Send, kind: PixelKind) -> None:
+    async def _health_problems(self) -> list[str]:
+        reachable = await run_in_threadpool(self._database_reachable)
+        problems = [] if reachable else [DATABASE_UNREACHABLE]
+        keys = None if self._key_age is None else self._key_age.problem()
+        return problems if keys is None else [*problems, keys]
+
+    async def _pixel(self, scope: Scope, receive: Receive, send: Send, kind: PixelKind) -> int:
         fields = parse_fields(scope["query_string"])
         if scope["method"] == "POST":  # a beacon: fields in the query and/or the body
             body = await _read_body(receive, MAX_BEACON_BYTES)
@@ -203,9 +225,10 @@ class PixelApp:
         if scope["method"] == "POST":
             await send({"type": "http.response.start", "status": 204, "headers": [_NO_STORE]})
             await send({"type": "http.response.body", "body": b""})
-        else:
-            await send(_GIF_START)
-            await send(_GIF_BODY)
+            return 204
+        await send(_GIF_START)
+        await send(_GIF_BODY)
+        return 200
 
     def _database_reachable(self) -> bool:
         try:
@@ -242,7 +265,8 @@ def create_app(
     optout_lookup: Lookup | None = None,
 ) -> PixelApp:
     """The receiver for ``settings``: its event store (created if new), a SharingClient with
-    background and on-demand key refresh, the writer and the opt-out sweeper."""
+    background and on-demand key refresh (whose age ``/metrics`` and ``/healthz`` report), the
+    writer and the opt-out sweeper."""
     engine = open_engine(settings.database_url)
     ensure_schema(engine)
     store = EventStore(engine)
@@ -267,10 +291,13 @@ def create_app(
     def decrypt(token: str) -> DecryptResult:
         return sharing.decrypt_token_into_raw_uid(token).result
 
+    key_age = KeyAge(lambda: sharing.keys, settings.key_age_limit_seconds)
+    metrics.track_key_age(key_age.seconds)
+
     def decrypt_now(token: str) -> DecryptResult:  # the same, without refreshing keys
-        return decrypt_token(
-            token, sharing.keys, now_ms=wall_clock_ms(), client_type=ClientType.SHARING
-        )
+        keys = sharing.keys
+        key_age.saw(keys)
+        return decrypt_token(token, keys, now_ms=wall_clock_ms(), client_type=ClientType.SHARING)
 
     def start() -> None:
         answer = sharing.refresh()
@@ -291,6 +318,7 @@ def create_app(
         on_start=start,
         on_stop=sharing.stop_auto_refresh,
         decrypt_now=decrypt_now,
+        key_age=key_age,
     )
 
 

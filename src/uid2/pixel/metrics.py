@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+OTHER_METHOD = "other"
+_METHOD_LABELS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# a pixel's answer waits for its commit: milliseconds, up to commit_wait_seconds (2 s)
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class PixelMetrics:
@@ -28,6 +35,35 @@ class PixelMetrics:
             "Stored events whose raw UID2 was removed after an opt-out",
             registry=registry,
         )
+        labels = ["endpoint", "method", "status"]
+        self.requests = Counter(
+            "uid2_pixel_http_requests",
+            "HTTP requests by endpoint (unknown paths as 'unknown'), method and status",
+            labels,
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "uid2_pixel_http_request_duration_seconds",
+            "Seconds from arrival to the end of the answer, by endpoint, method and status",
+            labels,
+            registry=registry,
+            buckets=LATENCY_BUCKETS,
+        )
 
     def drop(self, reason: str, count: int) -> None:
         self.dropped.labels(reason).inc(count)
+
+    def request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        """``endpoint`` must come from a fixed set; the method is bounded here."""
+        labels = (endpoint, method if method in _METHOD_LABELS else OTHER_METHOD, str(status))
+        self.requests.labels(*labels).inc()
+        self.latency.labels(*labels).observe(seconds)
+
+    def track_key_age(self, seconds: Callable[[], float]) -> None:
+        """Exposes the sharing keys' age, read at each scrape."""
+        gauge = Gauge(
+            "uid2_pixel_key_refresh_age_seconds",
+            "Seconds since the sharing keys were last refreshed (since start if never)",
+            registry=self.registry,
+        )
+        gauge.set_function(seconds)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+KEY_AGE_INTERVALS = 3
+
 
 class SettingsError(ValueError):
     """A ``UID2_PIXEL_*`` variable is missing or holds a value that cannot be used."""
@@ -27,6 +29,15 @@ class PixelSettings:
     key_refresh_min_seconds: float = 1.0
     # seconds between background key refreshes: a revoked grant stops working within this
     key_refresh_seconds: float = 300.0
+    # /healthz answers 503 once the sharing keys are older than this (0: never); None means
+    # KEY_AGE_INTERVALS background refreshes, so one or two failed refreshes are tolerated
+    key_max_age_seconds: float | None = None
+
+    @property
+    def key_age_limit_seconds(self) -> float:
+        if self.key_max_age_seconds is not None:
+            return self.key_max_age_seconds
+        return KEY_AGE_INTERVALS * self.key_refresh_seconds
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> PixelSettings:
@@ -37,9 +48,13 @@ class PixelSettings:
             return value
 
         def seconds(name: str, default: float) -> float:
+            value = optional_seconds(name)
+            return default if value is None else value
+
+        def optional_seconds(name: str) -> float | None:
             value = environ.get(name, "").strip()
             if not value:
-                return default
+                return None
             try:
                 number = float(value)
             except ValueError:
@@ -58,4 +73,5 @@ class PixelSettings:
             optout_full_sweep_seconds=seconds("UID2_PIXEL_OPTOUT_FULL_SWEEP_SECONDS", 3600.0),
             key_refresh_min_seconds=seconds("UID2_PIXEL_KEY_REFRESH_MIN_SECONDS", 1.0),
             key_refresh_seconds=seconds("UID2_PIXEL_KEY_REFRESH_SECONDS", 300.0),
+            key_max_age_seconds=optional_seconds("UID2_PIXEL_KEY_MAX_AGE_SECONDS"),
         )

@@ -1,4 +1,5 @@
-"""Security headers on every answer, and request counting by route (not by raw path).
+"""Security headers on every answer, and request counting and timing by route (the route's
+template, never the raw path, so label values stay bounded).
 
 Pages hold secrets shown once and team data, so nothing is cached; the content security policy
 allows only the portal's own scripts and styles, and no framing.
@@ -6,7 +7,9 @@ allows only the portal's own scripts and styles, and no framing.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SECURITY_HEADERS = [
@@ -18,6 +21,11 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),  # one-time links must not leak through Referer
 ]  # fmt: skip
 NO_STORE = (b"cache-control", b"no-store")
+UNMATCHED_ROUTE = "unmatched"
+OTHER_METHOD = "other"
+_METHOD_LABELS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# pages take milliseconds; a sign-in runs argon2id (tenths of a second)
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class PortalMetrics:
@@ -29,6 +37,18 @@ class PortalMetrics:
             ["route", "method", "status"],
             registry=registry,
         )
+        self.latency = Histogram(
+            "uid2_portal_http_request_duration_seconds",
+            "Seconds from a request's arrival to the end of its answer, by route, method, status",
+            ["route", "method", "status"],
+            registry=registry,
+            buckets=LATENCY_BUCKETS,
+        )
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        labels = (route, method if method in _METHOD_LABELS else OTHER_METHOD, str(status))
+        self.requests.labels(*labels).inc()
+        self.latency.labels(*labels).observe(seconds)
 
 
 class PortalMiddleware:
@@ -42,6 +62,7 @@ class PortalMiddleware:
             return
         static = scope["path"].startswith("/static/")
         status = 500
+        started = time.perf_counter()
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -57,6 +78,7 @@ class PortalMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            route = scope.get("route")
-            label = getattr(route, "path", "unmatched")
-            self.metrics.requests.labels(label, scope["method"], str(status)).inc()
+            # the router puts the matched route in the scope; its path is the template
+            route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
+            elapsed = time.perf_counter() - started
+            self.metrics.observe(route, scope["method"], status, elapsed)
