@@ -43,10 +43,10 @@ def _port_free(port: int) -> bool:
 
 
 def pick_base_port(tries: int = 50) -> int:
-    """A base port in 20000-40000 whose five ports (base..base+4) are all free."""
+    """A base port in 20000-40000 whose six ports (base..base+5) are all free."""
     for _ in range(tries):
         base = random.randint(20_000, 39_995)
-        if all(_port_free(port) for port in range(base, base + 5)):
+        if all(_port_free(port) for port in range(base, base + 6)):
             return base
     raise RuntimeError(f"no five free ports in 20000-40000 after {tries} tries")
 
@@ -211,7 +211,7 @@ class UpStack:
     def leftovers(self, grace_s: float = 5.0) -> dict[int, str]:
         """The children of the last run (or any `uid2 serve` on our ports) still alive after a
         short grace period; zombies count as gone."""
-        ports = {str(port) for port in range(self.base, self.base + 5)}
+        ports = {str(port) for port in range(self.base, self.base + 6)}
         deadline = time.monotonic() + grace_s
         while True:
             alive = {}

@@ -30,7 +30,7 @@ from uid2.store.location import StoreLocation
 
 UID2 = str(Path(sys.executable).parent / "uid2")
 START_TIMEOUT_S = 60.0
-ALIVE_FOR_S = 1.0  # a child without a health URL (the webhook worker) is up once it stays alive
+ALIVE_FOR_S = 1.0  # a child without a health URL is up once it stays alive that long
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +57,12 @@ class Ports:
     def demo(self) -> int:
         return self.base + 4
 
+    @property
+    def webhooks(self) -> int:
+        return self.base + 5
+
     def all(self) -> tuple[int, ...]:
-        return tuple(range(self.base, self.base + 5))
+        return tuple(range(self.base, self.base + 6))
 
 
 def _port_free(port: int) -> bool:
@@ -157,7 +161,9 @@ def _children(
          f"{local}:{ports.dsp_pixel}/healthz"),
         ("pixel-advertiser", receiver(ports.advertiser_pixel, "advertiser"),
          credentials(keys["advertiser_receiver"]), f"{local}:{ports.advertiser_pixel}/healthz"),
-        ("webhooks", ["serve", "webhooks", "--poll-interval", "1"], env, None),
+        ("webhooks", ["serve", "webhooks", "--poll-interval", "1",
+                      "--metrics-port", str(ports.webhooks)], env,
+         f"{local}:{ports.webhooks}/healthz"),
     ]  # fmt: skip
 
 
@@ -171,7 +177,7 @@ def _summary(data: dict[str, Any], ports: Ports, home: Path) -> str:
         f"  shop receiver     http://127.0.0.1:{ports.advertiser_pixel}/px/creative",
         f"  demo shop         http://localhost:{ports.demo}/shop   (tracking pixel)",
         f"  demo ad page      http://localhost:{ports.demo}/ad     (creative pixel)",
-        "  opt-out webhooks  delivered by a worker; `uid2 webhook list` shows the backlog",
+        f"  opt-out webhooks  http://127.0.0.1:{ports.webhooks}/metrics   (worker backlog)",
         "  portal logins:",
     ]
     for login in data["logins"]:
@@ -185,8 +191,13 @@ def _summary(data: dict[str, Any], ports: Ports, home: Path) -> str:
 
 
 @cli.command()
-@click.option("--base-port", type=click.IntRange(1024, 65530), default=8080, show_default=True,
-              help="Ports base..base+4: operator, portal, 2 receivers, demo sites.")  # fmt: skip
+@click.option(
+    "--base-port",
+    type=click.IntRange(1024, 65530),
+    default=8080,
+    show_default=True,
+    help="Ports base..base+5: operator, portal, 2 receivers, demos, webhooks.",
+)
 def up(base_port: int) -> None:
     """Run the whole stack with a seeded demo (the embedded SQLite store under UID2_HOME)."""
     # SIGTERM must unwind like Ctrl-C, so that the children are stopped too
