@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 PIP    := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/pip
 
-.PHONY: run demo test lint typecheck pytest bench clean
+.PHONY: run demo test lint typecheck pytest bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench: $(STAMP)
 		(apt-get update >/dev/null && apt-get install -y wrk >/dev/null) || \
 		echo "wrk is missing and could not be installed (Debian package wrk)"
 	$(BIN)/python bench/run_all.py
+
+# A fixed-rate soak of its own platform: `make soak ARGS="--minutes 3 --rate 50"` (bench/soak.py)
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
