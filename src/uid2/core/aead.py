@@ -1,8 +1,11 @@
 """AES primitives with the byte layouts UID2 uses everywhere.
 
 GCM blobs are ``nonce(12) || ciphertext || tag(16)`` (sdk.md §2). Building an ``AESGCM`` object
-costs more than a short decrypt, so one object per key is cached (DESIGN.md §4). Openers return
-``None`` on any failure: callers turn that into their own status.
+costs more than a short decrypt, so one object per long-lived key is cached (DESIGN.md §4).
+Keys used once (a refresh answer's key, a client-side generation's shared secret) pass
+``cache=False``: they would only fill the cache, and each time it fills it is emptied of the
+keys it exists for. Openers return ``None`` on any failure: callers turn that into their own
+status.
 """
 
 from __future__ import annotations
@@ -34,19 +37,28 @@ def cipher_for(key: bytes) -> AESGCM:
     return cipher
 
 
-def gcm_seal(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes | None = None) -> bytes:
+def _cipher(key: bytes, cache: bool) -> AESGCM:
+    return cipher_for(key) if cache else AESGCM(key)
+
+
+def gcm_seal(
+    key: bytes, nonce: bytes, plaintext: bytes, aad: bytes | None = None, *, cache: bool = True
+) -> bytes:
     """Encrypt to ``nonce || ciphertext || tag``."""
     if len(nonce) != GCM_NONCE_SIZE:
         raise ValueError("GCM nonce must be 12 bytes")
-    return nonce + cipher_for(key).encrypt(nonce, plaintext, aad)
+    return nonce + _cipher(key, cache).encrypt(nonce, plaintext, aad)
 
 
-def gcm_open(key: bytes, blob: bytes, aad: bytes | None = None) -> bytes | None:
+def gcm_open(
+    key: bytes, blob: bytes, aad: bytes | None = None, *, cache: bool = True
+) -> bytes | None:
     """Decrypt ``nonce || ciphertext || tag``; None if it does not authenticate."""
     if len(blob) < GCM_NONCE_SIZE + GCM_TAG_SIZE or len(key) not in _AES_KEY_SIZES:
         return None
     try:
-        return cipher_for(key).decrypt(blob[:GCM_NONCE_SIZE], blob[GCM_NONCE_SIZE:], aad)
+        cipher = _cipher(key, cache)
+        return cipher.decrypt(blob[:GCM_NONCE_SIZE], blob[GCM_NONCE_SIZE:], aad)
     except InvalidTag:
         return None
 

@@ -208,7 +208,7 @@ def build_cstg_request(
     Open the answer with ``shared_secret(client_private_key, server key)``.
     """
     secret = shared_secret(client_private_key, parse_public_key_string(server_public_key_str))
-    sealed = gcm_seal(secret, iv, identity_json, cstg_aad(now_ms, app_name))
+    sealed = gcm_seal(secret, iv, identity_json, cstg_aad(now_ms, app_name), cache=False)
     request: dict[str, str | int] = {
         "payload": b64encode(sealed[GCM_NONCE_SIZE:]),  # ct || tag; the iv goes on its own
         "iv": b64encode(iv),
@@ -226,7 +226,7 @@ def open_cstg_response(shared_secret: bytes, body: str | bytes) -> bytes:
     blob = b64decode_strict(body)
     if blob is None:
         raise CstgError(CstgStatus.RESPONSE_NOT_BASE64)
-    plaintext = gcm_open(shared_secret, blob)
+    plaintext = gcm_open(shared_secret, blob, cache=False)
     if plaintext is None:
         raise CstgError(CstgStatus.RESPONSE_UNREADABLE)
     return plaintext
@@ -284,7 +284,7 @@ def _decrypt_payload(
     app_name = request.get("app_name")
     if ciphertext is None or timestamp is None or not isinstance(app_name, str | None):
         return None  # the AAD cannot be rebuilt, so nothing could authenticate
-    return gcm_open(secret, iv + ciphertext, cstg_aad(timestamp, app_name))
+    return gcm_open(secret, iv + ciphertext, cstg_aad(timestamp, app_name), cache=False)
 
 
 def _timestamp(value: object) -> int | None:
@@ -310,4 +310,4 @@ def _parse_identity(plaintext: bytes, secret: bytes) -> CstgDecrypted | CstgStat
 
 def seal_cstg_response(shared_secret: bytes, json_bytes: bytes, *, iv: bytes) -> str:
     """``b64(iv || GCM(json) || tag)``, no AAD (operator.md §7.2 step 6)."""
-    return b64encode(gcm_seal(shared_secret, iv, json_bytes))
+    return b64encode(gcm_seal(shared_secret, iv, json_bytes, cache=False))

@@ -385,7 +385,7 @@ def seal_refresh_response_bytes(
     refresh_response_key: bytes, json_bytes: bytes, *, iv: bytes
 ) -> bytes:
     """``iv || GCM(json) || tag``: the body for an octet-stream refresh request."""
-    return gcm_seal(refresh_response_key, iv, json_bytes)
+    return gcm_seal(refresh_response_key, iv, json_bytes, cache=False)
 
 
 def seal_refresh_response(refresh_response_key: bytes, json_bytes: bytes, *, iv: bytes) -> str:
@@ -400,5 +400,5 @@ def open_refresh_response(
     blob = body if binary and isinstance(body, bytes) else b64decode_strict(body)
     if blob is None:
         return RefreshTokenStatus.RESPONSE_NOT_BASE64
-    plaintext = gcm_open(refresh_response_key, blob)
+    plaintext = gcm_open(refresh_response_key, blob, cache=False)
     return RefreshTokenStatus.RESPONSE_UNREADABLE if plaintext is None else plaintext

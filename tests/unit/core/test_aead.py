@@ -6,7 +6,9 @@ import threading
 from hypothesis import given
 from hypothesis import strategies as st
 
+from uid2.core import aead
 from uid2.core.aead import cbc_open, cbc_seal, gcm_open, gcm_seal
+from uid2.core.refresh import open_refresh_response, seal_refresh_response
 
 KEYS = [os.urandom(n) for n in (16, 24, 32, 32)]
 
@@ -69,3 +71,17 @@ def test_gcm_round_trip_and_tamper() -> None:
     assert gcm_open(KEYS[3], sealed, b"other") is None
     assert gcm_open(KEYS[3], sealed[:-1]) is None
     assert gcm_open(b"bad key", sealed) is None
+
+
+def test_one_time_keys_stay_out_of_the_cipher_cache() -> None:
+    """Refresh answers and client-side generation seal under a fresh key each time: caching
+    those filled the cache and emptied it of the long-lived keys every 4,096 requests."""
+    before = set(aead._gcm_cache)
+    for _ in range(50):
+        key = os.urandom(32)
+        sealed = seal_refresh_response(key, b'{"status":"success"}', iv=os.urandom(12))
+        assert open_refresh_response(key, sealed) == b'{"status":"success"}'
+    assert set(aead._gcm_cache) == before
+    long_lived = os.urandom(32)
+    assert gcm_open(long_lived, gcm_seal(long_lived, os.urandom(12), b"x")) == b"x"
+    assert long_lived in aead._gcm_cache
