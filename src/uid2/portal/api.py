@@ -7,15 +7,40 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 import uid2.admin.views as views
 from uid2.admin.participants import EditParticipant
 from uid2.portal import api_views, forms
 from uid2.portal.account_service import csrf_matches
-from uid2.portal.api_support import Call, Operation, error_response, read_json, routes_for
+from uid2.portal.api_schemas import (
+    APP_NAMES,
+    BEFORE_QUERY,
+    CHANGE_ROLE,
+    CREATE_API_KEY,
+    CREATE_KEYPAIR,
+    CREATE_PARTICIPANT,
+    DOMAINS,
+    EDIT_API_KEY,
+    EDIT_PARTICIPANT,
+    INVITE,
+    OPTOUT_LOOKUP,
+    ROTATE_KEYS,
+    ROTATE_SALTS,
+    SHARING,
+    array,
+    ref,
+)
+from uid2.portal.api_support import (
+    ApiFallback,
+    Call,
+    Operation,
+    error_response,
+    read_json,
+    routes_for,
+)
 from uid2.portal.errors import PortalError, bad_field
-from uid2.portal.openapi import openapi_document, schema_array, schema_object
+from uid2.portal.openapi import openapi_document
 from uid2.portal.participant_service import ParticipantService
 from uid2.portal.platform_service import PlatformService
 from uid2.portal.web import (
@@ -205,7 +230,7 @@ async def remove_member(c: Call) -> None:
 
 
 async def site_audit(c: Call) -> object:
-    before = forms.whole_number(c.request.query_params.get("before"), "before")
+    before = c.query_number("before")
     entries = await call(_svc(c).audit, c.session.principal, c.path_int("site_id"), before)
     return [api_views.audit_view(e) for e in entries]
 
@@ -245,7 +270,7 @@ async def optout_lookup(c: Call) -> object:
 
 
 async def platform_audit(c: Call) -> object:
-    before = forms.whole_number(c.request.query_params.get("before"), "before")
+    before = c.query_number("before")
     entries = await call(_platform(c).audit, c.session.principal, before)
     return [api_views.audit_view(e) for e in entries]
 
@@ -254,65 +279,58 @@ async def me(c: Call) -> object:
     return api_views.session_view(c.session)
 
 
-_NAME = {"name": {"type": "string"}}
-_ROLES = {"roles": schema_array("string", ["GENERATOR", "MAPPER", "ID_READER", "SHARER"])}
-_TYPES = {"types": schema_array("string", ["publisher", "advertiser", "dsp", "data_provider"])}
-
 OPERATIONS: list[Operation] = [
     Operation("GET", "/api/v1/me", "The signed-in user, memberships and CSRF token", me,
-              tag="session"),
+              tag="session", response=ref("Session")),
     Operation("GET", "/api/v1/participants", "Participants the caller can see",
-              list_participants),
+              list_participants, response=array(ref("Site"))),
     Operation("POST", "/api/v1/participants", "Create a participant (platform admin)",
-              create_participant, schema_object({**_NAME, **_TYPES}, ["name", "types"]), 201,
-              tag="platform"),
-    Operation("GET", P, "One participant", get_participant),
+              create_participant, CREATE_PARTICIPANT, 201, tag="platform",
+              response=ref("Site")),
+    Operation("GET", P, "One participant", get_participant, response=ref("SiteDetail")),
     Operation("PATCH", P, "Edit name, types or enabled (platform admin)", edit_participant,
-              schema_object({**_NAME, **_TYPES, "enabled": {"type": "boolean"}}), tag="platform"),
-    Operation("GET", P + "/api-keys", "API keys (never their secrets)", list_api_keys),
+              EDIT_PARTICIPANT, tag="platform", response=ref("Site")),
+    Operation("GET", P + "/api-keys", "API keys (never their secrets)", list_api_keys,
+              response=array(ref("ApiKeyListed"))),
     Operation("POST", P + "/api-keys", "Create an API key: key and secret are shown once",
-              create_api_key, schema_object({**_NAME, **_ROLES}, ["name", "roles"]), 201),
-    Operation("PATCH", KEY, "Rename an API key or change its roles",
-              update_api_key, schema_object({**_NAME, **_ROLES})),
-    Operation("POST", KEY + "/disable", "Disable an API key", disable_api_key),
-    Operation("GET", P + "/keypairs", "Client-side keypairs", list_keypairs),
+              create_api_key, CREATE_API_KEY, 201, response=ref("CreatedApiKey")),
+    Operation("PATCH", KEY, "Rename an API key or change its roles", update_api_key,
+              EDIT_API_KEY, response=ref("ApiKey")),
+    Operation("POST", KEY + "/disable", "Disable an API key", disable_api_key,
+              response=ref("ApiKey")),
+    Operation("GET", P + "/keypairs", "Client-side keypairs", list_keypairs,
+              response=array(ref("Keypair"))),
     Operation("POST", P + "/keypairs", "Create a client-side keypair", create_keypair,
-              schema_object(_NAME), 201),
+              CREATE_KEYPAIR, 201, response=ref("CreatedKeypair")),
     Operation("POST", P + "/keypairs/{subscription_id}/disable", "Disable a keypair",
               disable_keypair, status=204),
-    Operation("PUT", P + "/domains", "Replace the root-level domains", put_domains,
-              schema_object({"domain_names": schema_array("string")}, ["domain_names"])),
+    Operation("PUT", P + "/domains", "Replace the root-level domains", put_domains, DOMAINS,
+              response=ref("Site")),
     Operation("PUT", P + "/app-names", "Replace the mobile app ids", put_app_names,
-              schema_object({"app_names": schema_array("string")}, ["app_names"])),
-    Operation("GET", P + "/sharing", "Sharing permissions and who can decrypt", get_sharing),
+              APP_NAMES, response=ref("Site")),
+    Operation("GET", P + "/sharing", "Sharing permissions and who can decrypt", get_sharing,
+              response=ref("SharingOverview")),
     Operation("POST", P + "/sharing", "Grant or revoke sites, set the shared types",
-              post_sharing, schema_object({"add_sites": schema_array("integer"),
-                                           "remove_sites": schema_array("integer"), **_TYPES})),
-    Operation("GET", P + "/team", "Team members", list_team),
-    Operation("POST", P + "/team", "Invite a team member (Admin)", invite,
-              schema_object({"email": {"type": "string"},
-                             "role": {"type": "string", "enum": ["admin", "operations"]}},
-                            ["email", "role"]), 201),
+              post_sharing, SHARING, response=ref("SharingResult")),
+    Operation("GET", P + "/team", "Team members", list_team, response=array(ref("Member"))),
+    Operation("POST", P + "/team", "Invite a team member (Admin)", invite, INVITE, 201,
+              response=ref("Invitation")),
     Operation("PATCH", P + "/team/{user_id:int}", "Change a member's role (Admin)", change_role,
-              schema_object({"role": {"type": "string", "enum": ["admin", "operations"]}},
-                            ["role"]), 204),
+              CHANGE_ROLE, 204),
     Operation("DELETE", P + "/team/{user_id:int}", "Remove a team member (Admin)",
               remove_member, status=204),
-    Operation("GET", P + "/audit", "The participant's audit trail (Admin)", site_audit),
+    Operation("GET", P + "/audit", "The participant's audit trail (Admin)", site_audit,
+              query=(BEFORE_QUERY,), response=array(ref("AuditEntry"))),
     Operation("GET", "/api/v1/platform/keys", "Keysets, active keys and salt bucket ages",
-              keysets, tag="platform"),
+              keysets, tag="platform", response=ref("Keysets")),
     Operation("POST", "/api/v1/platform/keys/rotate", "Rotate encryption keys", rotate_keys,
-              schema_object({"force": {"type": "boolean"}}), tag="platform"),
+              ROTATE_KEYS, tag="platform", response=ref("KeyRotation")),
     Operation("POST", "/api/v1/platform/salts/rotate", "Rotate salt buckets", rotate_salts,
-              schema_object({"fraction": {"type": "number"}, "force": {"type": "boolean"}}),
-              tag="platform"),
+              ROTATE_SALTS, tag="platform", response=ref("SaltRotation")),
     Operation("POST", "/api/v1/platform/optout/lookup", "Has this email or phone opted out?",
-              optout_lookup,
-              schema_object({"identity_type": {"type": "string", "enum": ["email", "phone"]},
-                             "identity": {"type": "string"}}, ["identity_type", "identity"]),
-              tag="platform"),
+              optout_lookup, OPTOUT_LOOKUP, tag="platform", response=ref("OptOutLookup")),
     Operation("GET", "/api/v1/platform/audit", "The full audit trail", platform_audit,
-              tag="platform"),
+              tag="platform", query=(BEFORE_QUERY,), response=array(ref("AuditEntry"))),
 ]  # fmt: skip
 
 
@@ -351,10 +369,11 @@ async def openapi(request: Request) -> Response:
     return JSONResponse(openapi_document(OPERATIONS))
 
 
-def api_routes() -> list[Route]:
-    return [
+def api_routes() -> list[BaseRoute]:
+    routes = [
         Route("/api/v1/session", open_session, methods=["POST"]),
         Route("/api/v1/session", close_session, methods=["DELETE"]),
         Route("/api/openapi.json", openapi, methods=["GET"]),
         *routes_for(OPERATIONS),
     ]
+    return [*routes, ApiFallback(routes)]

@@ -8,14 +8,17 @@ token in ``X-CSRF-Token``; a cross-site form can send none of the last two.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from starlette.datastructures import URLPath
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, NoMatchFound, Route, compile_path
+from starlette.types import Receive, Scope, Send
 
+from uid2.portal import forms
 from uid2.portal.account_service import Session, csrf_matches
 from uid2.portal.errors import PortalError, bad_field, not_found
 from uid2.portal.web import session_of
@@ -97,6 +100,16 @@ class Call:
         value: str = self.request.path_params[name]
         return value
 
+    def query_number(self, name: str) -> int | None:
+        """A whole number from the query string, if given (given blank is refused)."""
+        value = self.request.query_params.get(name)
+        if value is None:
+            return None
+        number = forms.whole_number(value, name)
+        if number is None:
+            raise bad_field(name, f"{name} must be a whole number")
+        return number
+
 
 Handler = Callable[[Call], Awaitable[Any]]
 
@@ -110,12 +123,13 @@ class Operation:
     body: Json | None = None  # JSON schema of the request body
     status: int = 200
     tag: str = "participant"
-    extra: Json = field(default_factory=dict)
+    response: Json | None = None  # JSON schema of the success answer; None: no content
+    query: tuple[Json, ...] = ()  # OpenAPI query parameters
 
 
-def error_response(error: PortalError) -> JSONResponse:
+def error_response(error: PortalError, headers: dict[str, str] | None = None) -> JSONResponse:
     body = {"error": {"status": error.status, "message": error.message, "field": error.field}}
-    return JSONResponse(body, status_code=error.status)
+    return JSONResponse(body, status_code=error.status, headers=headers)
 
 
 async def read_json(request: Request) -> Json:
@@ -166,5 +180,73 @@ def endpoint(operation: Operation) -> Callable[[Request], Awaitable[Response]]:
     return run
 
 
+class OperationRoute(Route):
+    """An operation's route, which yields to the longer routes under its path.
+
+    A ``{key_id:path}`` id takes the rest of the path: without this, ``PATCH .../{key_id}/disable``
+    would be read as an edit of a key whose id ends in "/disable", and ``OPTIONS`` there would
+    offer PATCH. (Key ids hold "/" but never "/disable": their random part is five characters.)
+    """
+
+    def __init__(self, operation: Operation, longer: Sequence[str]) -> None:
+        super().__init__(operation.path, endpoint(operation), methods=[operation.method])
+        self.longer = [compile_path(path)[0] for path in longer]
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        found = super().matches(scope)
+        if found[0] is not Match.NONE and any(r.match(_route_path(scope)) for r in self.longer):
+            return Match.NONE, {}
+        return found
+
+
 def routes_for(operations: list[Operation]) -> list[Route]:
-    return [Route(op.path, endpoint(op), methods=[op.method]) for op in operations]
+    return [
+        OperationRoute(op, [o.path for o in operations if o.path.startswith(op.path + "/")])
+        for op in operations
+    ]
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the routes see: without the root path a proxy mounts the app under."""
+    root: str = scope.get("root_path", "")
+    path: str = scope["path"]
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+class ApiFallback(BaseRoute):
+    """The last API route: what no other one takes gets a JSON error, not Starlette's text.
+
+    It takes every path under ``/api/`` (a regex route would miss paths holding a newline). A
+    path some route serves with other methods is 405 with the ``Allow`` header of all of them
+    (Starlette's own 405 names only the first route's methods); any other path is 404.
+    """
+
+    path = "/api/{unmatched}"  # the metrics' route label
+
+    def __init__(self, routes: Sequence[Route]) -> None:
+        self.routes = routes
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and _route_path(scope).startswith("/api/"):
+            return Match.FULL, {}
+        return Match.NONE, {}
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.refusal(scope)(scope, receive, send)
+
+    def refusal(self, scope: Scope) -> Response:
+        allowed = sorted(
+            {
+                method
+                for route in self.routes
+                if route.matches(scope)[0] is Match.PARTIAL
+                for method in route.methods or ()
+            }
+        )
+        if not allowed:
+            return error_response(not_found("no such API path"))
+        refusal = PortalError(405, f"{scope['method']} is not allowed here")
+        return error_response(refusal, headers={"Allow": ", ".join(allowed)})

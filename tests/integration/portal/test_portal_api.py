@@ -50,6 +50,7 @@ from uid2.admin.context import Entropy, system_entropy
 from uid2.admin.optouts import RecordOptOut, record_optout
 from uid2.core.enums import IdentityType
 from uid2.portal.api import OPERATIONS
+from uid2.portal.openapi import refusal_statuses
 from uid2.store import SecretBox, make_engine, sqlite_url, upgrade_schema
 from uid2.store.records import ParticipantType
 from uid2.store.secrets import generate_kek
@@ -1137,13 +1138,14 @@ def test_the_openapi_document_describes_every_operation(world: World) -> None:
             param = params.pop((name, "path"))
             assert param["required"] is True
             assert param["schema"]["type"] == ("integer" if convertor == "int" else "string")
-        if op.method == "GET":
-            assert params == {}
-        else:
+        for query in op.query:
+            assert params.pop((query["name"], "query")) == query
+        if op.method != "GET":
             assert params.pop(("X-CSRF-Token", "header"))["required"] is True
-            assert params == {}
-        assert str(op.status) in documented["responses"]
-        assert "4XX" in documented["responses"]
+        assert params == {}
+        # Each status listed, no 4XX range: the success and every refusal the operation can give.
+        assert set(documented["responses"]) == {str(s) for s in {op.status, *refusal_statuses(op)}}
+        assert "401" in documented["responses"]
         if op.body is None:
             assert "requestBody" not in documented
         else:
