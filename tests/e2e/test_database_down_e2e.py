@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +23,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from operator_server import eventually, serve
-from sqlalchemy import Engine, create_engine, text
+from postgres_schema import fresh_schema
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from tcp_proxy import TcpProxy
 
@@ -153,21 +153,6 @@ def _ctx() -> Context:
     return Context(now_ms=time.time_ns() // 1_000_000, actor="test", entropy=system_entropy())
 
 
-@contextmanager
-def _fresh_schema(base_url: str) -> Iterator[str]:
-    schema = f"uid2_down_{uuid.uuid4().hex[:12]}"
-    server = create_engine(base_url)
-    with server.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with server.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        server.dispose()
-
-
 def _through(url: str, proxy: TcpProxy) -> str:
     return make_url(url).set(host="127.0.0.1", port=proxy.port).render_as_string(False)
 
@@ -183,7 +168,7 @@ def proxy() -> Iterator[TcpProxy]:
 @pytest.fixture
 def store(proxy: TcpProxy) -> Iterator[Store]:
     assert POSTGRES_URL is not None
-    with _fresh_schema(POSTGRES_URL) as url:
+    with fresh_schema(POSTGRES_URL, "uid2_down") as url:
         engine = make_engine(url)
         upgrade_schema(engine)
         built = Store(engine, SecretBox(generate_kek()), _through(url, proxy))

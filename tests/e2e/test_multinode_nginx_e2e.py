@@ -28,9 +28,8 @@ from typing import Any
 import httpx
 import pytest
 from operator_server import eventually, free_port
+from postgres_schema import fresh_schema
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from test_optout_everywhere_e2e import _consumer_page_optout
 from test_portal_operator_e2e import PortalApi
 
@@ -173,17 +172,8 @@ http {{
 def database_url() -> Iterator[str]:
     """A fresh PostgreSQL schema, dropped at the end."""
     assert POSTGRES_URL is not None
-    schema = f"uid2_multinode_{uuid.uuid4().hex[:12]}"
-    server = create_engine(POSTGRES_URL)
-    with server.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with server.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        server.dispose()
+    with fresh_schema(POSTGRES_URL, "uid2_multinode") as url:
+        yield url
 
 
 def _initialise(admin_env: Mapping[str, str]) -> dict[str, str]:

@@ -32,8 +32,7 @@ from pathlib import Path
 import httpx
 import pytest
 from operator_server import eventually, free_port, serve
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from postgres_schema import fresh_schema
 
 from uid2 import SharingClient
 from uid2.admin import (
@@ -105,17 +104,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     if not POSTGRES_URL:
         pytest.skip(NO_POSTGRES)
-    schema = f"uid2_pixel_crash_{uuid.uuid4().hex[:12]}"
-    server = create_engine(POSTGRES_URL)
-    with server.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with server.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        server.dispose()
+    with fresh_schema(POSTGRES_URL, "uid2_pixel_crash") as url:
+        yield url
 
 
 @pytest.fixture

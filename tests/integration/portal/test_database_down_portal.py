@@ -11,9 +11,7 @@ import html
 import os
 import re
 import sys
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,6 @@ import httpx
 import pytest
 from api_client import Api, ok
 from portal_world import ALICE, BASE_URL, PASSWORD, PortalClient, World, build_world
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from uid2.portal.app import create_app
@@ -32,6 +29,7 @@ from uid2.store import SecretBox, make_engine, upgrade_schema
 from uid2.store.secrets import generate_kek
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "e2e"))
+from postgres_schema import fresh_schema
 from tcp_proxy import TcpProxy
 
 POSTGRES_URL = os.environ.get("UID2_TEST_POSTGRES_URL")
@@ -46,21 +44,6 @@ SETTINGS = PortalSettings(login_attempts_per_minute=10_000, optout_attempts_per_
 UNAVAILABLE_HEADING = "<h1>Temporarily unavailable</h1>"
 OPTED_OUT = "jane@example.com"
 HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
-
-
-@contextmanager
-def _fresh_schema(base_url: str) -> Iterator[str]:
-    schema = f"uid2_down_{uuid.uuid4().hex[:12]}"
-    server = create_engine(base_url)
-    with server.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with server.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        server.dispose()
 
 
 @dataclass(frozen=True)
@@ -88,7 +71,7 @@ def portal() -> Iterator[Portal]:
     assert POSTGRES_URL is not None
     upstream = make_url(POSTGRES_URL)
     with (
-        _fresh_schema(POSTGRES_URL) as url,
+        fresh_schema(POSTGRES_URL, "uid2_down") as url,
         TcpProxy(upstream.host or "127.0.0.1", upstream.port or 5432) as proxy,
     ):
         direct = make_engine(url)
