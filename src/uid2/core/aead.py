@@ -37,17 +37,14 @@ def cipher_for(key: bytes) -> AESGCM:
     return cipher
 
 
-def _cipher(key: bytes, cache: bool) -> AESGCM:
-    return cipher_for(key) if cache else AESGCM(key)
-
-
 def gcm_seal(
     key: bytes, nonce: bytes, plaintext: bytes, aad: bytes | None = None, *, cache: bool = True
 ) -> bytes:
     """Encrypt to ``nonce || ciphertext || tag``."""
     if len(nonce) != GCM_NONCE_SIZE:
         raise ValueError("GCM nonce must be 12 bytes")
-    return nonce + _cipher(key, cache).encrypt(nonce, plaintext, aad)
+    cipher = cipher_for(key) if cache else AESGCM(key)  # inline: this is the hot path
+    return nonce + cipher.encrypt(nonce, plaintext, aad)
 
 
 def gcm_open(
@@ -57,7 +54,7 @@ def gcm_open(
     if len(blob) < GCM_NONCE_SIZE + GCM_TAG_SIZE or len(key) not in _AES_KEY_SIZES:
         return None
     try:
-        cipher = _cipher(key, cache)
+        cipher = cipher_for(key) if cache else AESGCM(key)
         return cipher.decrypt(blob[:GCM_NONCE_SIZE], blob[GCM_NONCE_SIZE:], aad)
     except InvalidTag:
         return None
