@@ -176,7 +176,9 @@ class PixelApp:
         finally:
             path = scope["path"]
             endpoint = path if path in _ENDPOINTS else UNKNOWN_ENDPOINT
-            self.metrics.request(endpoint, scope["method"], status, time.perf_counter() - started)
+            self.metrics.requests.observe(
+                time.perf_counter() - started, endpoint, scope["method"], status
+            )
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> int:
         """Answers one request; returns its HTTP status."""

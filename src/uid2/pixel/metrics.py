@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
-OTHER_METHOD = "other"
-_METHOD_LABELS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+from uid2.admin.http_metrics import RequestMetrics
+
 # a pixel's answer waits for its commit: milliseconds, up to commit_wait_seconds (2 s)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -35,37 +35,10 @@ class PixelMetrics:
             "Stored events whose raw UID2 was removed after an opt-out",
             registry=registry,
         )
-        labels = ["endpoint", "method", "status"]
-        self.requests = Counter(
-            "uid2_pixel_http_requests",
-            "HTTP requests by endpoint (unknown paths as 'unknown'), method and status",
-            labels,
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "uid2_pixel_http_request_duration_seconds",
-            "Seconds from arrival to the end of the answer, by endpoint, method and status",
-            labels,
-            registry=registry,
-            buckets=LATENCY_BUCKETS,
-        )
-        # .labels() costs three times what inc() and observe() do, on every pixel: look each
-        # label set up once (the sets are bounded: fixed endpoints, methods and statuses)
-        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self.requests = RequestMetrics(registry, "uid2_pixel_http", "endpoint", LATENCY_BUCKETS)
 
     def drop(self, reason: str, count: int) -> None:
         self.dropped.labels(reason).inc(count)
-
-    def request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
-        """``endpoint`` must come from a fixed set; the method is bounded here."""
-        key = (endpoint, method if method in _METHOD_LABELS else OTHER_METHOD, status)
-        children = self._children.get(key)
-        if children is None:
-            labels = (key[0], key[1], str(status))
-            children = self.requests.labels(*labels), self.latency.labels(*labels)
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
 
     def track_key_age(self, seconds: Callable[[], float]) -> None:
         """Exposes the sharing keys' age, read at each scrape."""

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from uid2.admin.http_metrics import RequestMetrics
 
 SECURITY_HEADERS = [
     (b"content-security-policy",
@@ -22,8 +24,6 @@ SECURITY_HEADERS = [
 ]  # fmt: skip
 NO_STORE = (b"cache-control", b"no-store")
 UNMATCHED_ROUTE = "unmatched"
-OTHER_METHOD = "other"
-_METHOD_LABELS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # pages take milliseconds; a sign-in runs argon2id (tenths of a second)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -31,24 +31,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 class PortalMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.requests = Counter(
-            "uid2_portal_http_requests",
-            "Portal HTTP requests by route, method and status",
-            ["route", "method", "status"],
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "uid2_portal_http_request_duration_seconds",
-            "Seconds from a request's arrival to the end of its answer, by route, method, status",
-            ["route", "method", "status"],
-            registry=registry,
-            buckets=LATENCY_BUCKETS,
-        )
-
-    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        labels = (route, method if method in _METHOD_LABELS else OTHER_METHOD, str(status))
-        self.requests.labels(*labels).inc()
-        self.latency.labels(*labels).observe(seconds)
+        self.requests = RequestMetrics(registry, "uid2_portal_http", "route", LATENCY_BUCKETS)
 
 
 class PortalMiddleware:
@@ -81,4 +64,4 @@ class PortalMiddleware:
             # the router puts the matched route in the scope; its path is the template
             route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
             elapsed = time.perf_counter() - started
-            self.metrics.observe(route, scope["method"], status, elapsed)
+            self.metrics.requests.observe(elapsed, route, scope["method"], status)

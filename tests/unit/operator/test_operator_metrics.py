@@ -11,7 +11,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import Message, Receive, Scope, Send
 
-from uid2.operator.metrics import LATENCY_BUCKETS, LabelledHistogram, OperatorMetrics
+from uid2.admin.http_metrics import LabelledHistogram
+from uid2.operator.metrics import LATENCY_BUCKETS, OperatorMetrics
 from uid2.operator.middleware import OperatorMiddleware
 
 REQUESTS = "uid2_http_requests_total"
