@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy import Engine
 
 from uid2.admin.webhook_worker import WebhookWorker, wall_clock_ms
-from uid2.store.records import DeliveryState
-from uid2.store.webhook_backlog import Backlog
+from uid2.store import SqlAlchemyUnitOfWork
+from uid2.store.records import Backlog, DeliveryState
 
 # the state an attempt left its row in -> the outcome label
 OUTCOME_LABELS = {
@@ -29,6 +30,13 @@ OUTCOME_LABELS = {
 }
 MIN_STALE_AFTER_S = 30.0
 PASSES_BEFORE_STALE = 10
+
+
+def read_backlog(engine: Engine) -> Backlog:
+    """The outbox's backlog, in a read-only transaction (on SQLite a plain BEGIN, which never
+    queues behind the worker's writes); StoreError(UNAVAILABLE) if the store cannot answer."""
+    with SqlAlchemyUnitOfWork(engine, read_only=True) as uow:
+        return uow.webhook_deliveries.backlog()
 
 
 def stale_after_s(poll_interval_s: float) -> float:

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from uid2.admin.webhook_delivery import RetryPolicy
-from uid2.admin.webhook_metrics import WorkerMonitor, stale_after_s
+from uid2.admin.webhook_metrics import WorkerMonitor, read_backlog, stale_after_s
 from uid2.admin.webhook_worker import WebhookWorker, WorkerSettings, quiet_http_client_logs
 from uid2.admin.webhooks import (
     CreateWebhook,
@@ -31,7 +31,6 @@ from uid2.cli.base import cli, context, db_option, emit, emit_rows, json_option,
 from uid2.cli.serve import serve
 from uid2.cli.status_server import StatusServer
 from uid2.store.records import DeliveryCounts, OptOutWebhook
-from uid2.store.webhook_backlog import read_backlog
 
 log = logging.getLogger("uid2.webhooks")
 

@@ -287,6 +287,14 @@ class DeliveryCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class Backlog:
+    """The whole outbox: deliveries pending on every webhook, and when the oldest was written."""
+
+    pending: int
+    oldest_created_ms: int | None  # None when nothing is pending
+
+
+@dataclass(frozen=True, slots=True)
 class StoreInfo:
     identity_scope: IdentityScope
     environment: KeyEnvironment  # the letter after the second dash of keys

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from uid2.store.records import (
+    Backlog,
     DeliveryCounts,
     DeliveryOutcome,
     DeliveryState,
@@ -223,6 +224,14 @@ class SqlAlchemyWebhookDeliveryRepository:
             )
             for i in ids
         }
+
+    def backlog(self) -> Backlog:
+        """One aggregate over the pending rows only (the ``state, next_attempt_ms`` index finds
+        them), so it costs the same however many delivered rows the outbox keeps."""
+        d = webhook_deliveries
+        query = select(func.count(), func.min(d.c.created_ms)).where(d.c.state == _PENDING)
+        pending, oldest_ms = self._db.execute(query).one()
+        return Backlog(int(pending), None if oldest_ms is None else int(oldest_ms))
 
     def recent_problems(self, webhook_ids: Iterable[int], limit: int) -> list[WebhookDelivery]:
         """Failed rows and pending rows that failed at least once, latest attempt first."""

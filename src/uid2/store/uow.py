@@ -172,8 +172,10 @@ class SqlAlchemyUnitOfWork:
         self.webhook_deliveries = SqlAlchemyWebhookDeliveryRepository(connection)
 
     def _verify_kek(self) -> None:
+        if self._box is None:
+            return  # a unit of work without the KEK opens no secret: nothing to check
         check = self.meta.get(META_KEK_CHECK)
-        if self._box is not None and check is not None and not self._box.matches(check):
+        if check is not None and not self._box.matches(check):
             self._close()
             raise StoreError(
                 StoreErrorCode.KEK_MISMATCH, "the KEK does not open this database's secrets"

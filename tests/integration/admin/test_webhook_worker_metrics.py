@@ -26,7 +26,7 @@ from uid2.admin import (
     record_optout,
 )
 from uid2.admin.webhook_delivery import RetryPolicy
-from uid2.admin.webhook_metrics import WorkerMonitor, stale_after_s
+from uid2.admin.webhook_metrics import WorkerMonitor, read_backlog, stale_after_s
 from uid2.admin.webhook_worker import WebhookWorker, WorkerSettings
 from uid2.admin.webhooks import CreateWebhook, create_webhook
 from uid2.cli.status_server import StatusServer
@@ -40,7 +40,6 @@ from uid2.store import (
     sqlite_url,
 )
 from uid2.store.repos_webhooks import SqlAlchemyWebhookDeliveryRepository
-from uid2.store.webhook_backlog import read_backlog
 
 T0_MS = 1_767_225_600_000  # the `ctx` fixture's time
 TEMPLATE = "https://dsp.example.com/optout?user=${ADVERTISING_ID}&ts=${OPTOUT_EPOCH}"
